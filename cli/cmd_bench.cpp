@@ -1,0 +1,141 @@
+// performer bench: attention speed/memory sweeps and FAVOR approximation error, as tables and CSV.
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "cli/commands.h"
+#include "cli/table.h"
+#include "core/bench_attention.h"
+#include "core/errors.h"
+
+namespace performer::cli {
+namespace {
+
+struct AttentionArgs {
+  std::vector<std::string> kinds = {"exact", "favor_softmax", "favor_relu", "dummy"};
+  std::vector<int64_t> lengths = {1024, 2048, 4096, 8192, 16384};
+  std::string direction = "both";
+  std::string pass = "both";
+  core::AttentionBenchConfig config;
+  std::string csv = "performer-bench-attention.csv";
+};
+
+struct ApproxArgs {
+  core::ApproxConfig config;
+  std::string csv = "performer-bench-approx.csv";
+};
+
+void run_attention(AttentionArgs& args) {
+  auto& c = args.config;
+  c.kinds.clear();
+  for (const auto& k : args.kinds) c.kinds.push_back(core::parse_attention_kind(k));
+  c.lengths = args.lengths;
+  c.causal.clear();
+  if (args.direction == "both" || args.direction == "bidirectional") c.causal.push_back(false);
+  if (args.direction == "both" || args.direction == "causal") c.causal.push_back(true);
+  c.forward = args.pass == "both" || args.pass == "forward";
+  c.backward = args.pass == "both" || args.pass == "backward";
+  std::cerr << "bench attention: B=" << c.batch << " H=" << c.heads << " d=" << c.dim
+            << " m=" << c.features << " threads=" << at::get_num_threads() << " device=" << c.device
+            << "\n";
+  Table table;
+  table.header = {"kind", "direction", "length", "pass", "median_ms", "peak_mib",
+                  "vs_exact", "vs_dummy", "runs", "note"};
+  auto to_cells = [](const core::AttentionBenchRow& r) {
+    return std::vector<std::string>{r.kind, r.causal ? "causal" : "bidirectional",
+                                    std::to_string(r.length), r.pass,
+                                    format_number(r.median_ms, 2), format_number(r.peak_mib, 1),
+                                    format_number(r.vs_exact, 3), format_number(r.vs_dummy, 1),
+                                    std::to_string(r.runs), r.note};
+  };
+  auto rows = core::bench_attention(c, [&](const core::AttentionBenchRow& r) {
+    auto cells = to_cells(r);
+    std::ostringstream line;
+    for (size_t i = 0; i < cells.size(); ++i) line << (i ? " " : "") << table.header[i] << "=" << cells[i];
+    std::cerr << line.str() << "\n";
+  });
+  for (const auto& r : rows) table.rows.push_back(to_cells(r));
+  std::cout << table.text();
+  if (!args.csv.empty()) {
+    table.write_csv(args.csv);
+    std::cerr << "wrote " << args.csv << "\n";
+  }
+}
+
+void run_approx(ApproxArgs& args) {
+  using core::AttentionKind;
+  using core::ProjectionKind;
+  Table table;
+  table.header = {"kind", "projection", "features", "output_rel_error", "weight_mae"};
+  auto add = [&](std::vector<AttentionKind> kinds, std::vector<ProjectionKind> projections) {
+    for (const auto& r : core::approximation_study(args.config, kinds, projections)) {
+      table.rows.push_back({r.kind, r.projection, std::to_string(r.features),
+                            format_number(r.output_error, 5), format_number(r.weight_error, 8)});
+      std::cerr << r.kind << " " << r.projection << " m=" << r.features << "\n";
+    }
+  };
+  add({AttentionKind::favor_softmax, AttentionKind::favor_trig},
+      {ProjectionKind::orthogonal, ProjectionKind::iid});
+  add({AttentionKind::favor_relu}, {ProjectionKind::orthogonal});
+  std::cout << "approximation error against exact attention (L=" << args.config.length
+            << ", d=" << args.config.dim << ", heads=" << args.config.heads
+            << ", seeds=" << args.config.seeds << ", input std " << args.config.input_std
+            << "); favor_relu is a different kernel, shown for scale\n"
+            << table.text();
+  if (!args.csv.empty()) {
+    table.write_csv(args.csv);
+    std::cerr << "wrote " << args.csv << "\n";
+  }
+}
+
+}  // namespace
+
+void setup_bench(CLI::App& sub, const GlobalOptions& global) {
+  sub.require_subcommand(1);
+  auto attention_args = std::make_shared<AttentionArgs>();
+  auto* att = sub.add_subcommand("attention", "time and peak memory of attention kinds vs length");
+  auto& a = *attention_args;
+  att->add_option("--kinds", a.kinds, "attention kinds to run")->delimiter(',')->capture_default_str();
+  att->add_option("--lengths", a.lengths, "sequence lengths")->delimiter(',')->capture_default_str();
+  att->add_option("--direction", a.direction, "bidirectional, causal or both")
+      ->check(CLI::IsMember({"both", "bidirectional", "causal"}))->capture_default_str();
+  att->add_option("--pass", a.pass, "forward, backward (forward+backward) or both")
+      ->check(CLI::IsMember({"both", "forward", "backward"}))->capture_default_str();
+  att->add_option("--batch", a.config.batch, "batch size B")->check(CLI::PositiveNumber)->capture_default_str();
+  att->add_option("--heads", a.config.heads, "heads H")->check(CLI::PositiveNumber)->capture_default_str();
+  att->add_option("--dim", a.config.dim, "dimension per head d")->check(CLI::PositiveNumber)->capture_default_str();
+  att->add_option("--features", a.config.features, "random features m")->check(CLI::PositiveNumber)->capture_default_str();
+  att->add_option("--chunk", a.config.causal_chunk_size, "causal chunk size C")->check(CLI::PositiveNumber)->capture_default_str();
+  att->add_option("--repeats", a.config.repeats, "timed runs per case (median)")->check(CLI::PositiveNumber)->capture_default_str();
+  att->add_option("--seconds-per-case", a.config.seconds_per_case, "stop repeating a case after this long")->capture_default_str();
+  att->add_option("--max-memory", a.config.max_memory_gib, "skip cases estimated above this many GiB")->capture_default_str();
+  att->add_option("--device", a.config.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  att->add_option("--csv", a.csv, "CSV output file ('' for none)")->capture_default_str();
+  att->callback([attention_args, &global] {
+    apply_global_options(global);
+    if (attention_args->config.device == "cuda" && !torch::cuda::is_available()) {
+      throw ConfigError("--device cuda: this LibTorch has no CUDA device available");
+    }
+    run_attention(*attention_args);
+  });
+
+  auto approx_args = std::make_shared<ApproxArgs>();
+  auto* apx = sub.add_subcommand("approx", "FAVOR approximation error vs exact attention over m");
+  auto& p = *approx_args;
+  apx->add_option("--features", p.config.features, "feature counts m")->delimiter(',')->capture_default_str();
+  apx->add_option("--length", p.config.length, "sequence length L")->check(CLI::PositiveNumber)->capture_default_str();
+  apx->add_option("--dim", p.config.dim, "dimension per head d")->check(CLI::PositiveNumber)->capture_default_str();
+  apx->add_option("--seeds", p.config.seeds, "trials averaged per row")->check(CLI::PositiveNumber)->capture_default_str();
+  apx->add_option("--input-std", p.config.input_std, "standard deviation of q and k entries")->capture_default_str();
+  apx->add_flag("--causal", p.config.causal, "causal attention");
+  apx->add_option("--csv", p.csv, "CSV output file ('' for none)")->capture_default_str();
+  apx->callback([approx_args, &global] {
+    apply_global_options(global);
+    run_approx(*approx_args);
+  });
+}
+
+}  // namespace performer::cli

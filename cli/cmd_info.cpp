@@ -1,0 +1,31 @@
+// performer info: what LibTorch sees on this machine, and whether BLAS is fast enough to train.
+#include <iostream>
+
+#include "cli/commands.h"
+#include "core/system_info.h"
+
+namespace performer::cli {
+
+void setup_info(CLI::App& sub, const GlobalOptions& global) {
+  sub.callback([&global] {
+    apply_global_options(global);
+    const core::SystemInfo info = core::system_info();
+    std::cout << "performer        " << PERFORMER_VERSION << "\n"
+              << "libtorch         " << info.torch_version << "\n"
+              << "cuda             "
+              << (info.cuda_available ? "available, " + std::to_string(info.cuda_devices) + " device(s)"
+                                      : std::string("not available"))
+              << "\n"
+              << "threads          " << info.threads << "\n"
+              << "blas             " << info.blas_kind << "\n";
+    for (const auto& lib : info.blas_libraries) std::cout << "                 " << lib << "\n";
+    std::printf("matmul           %.1f GFLOP/s (float32, 1024^3, %d threads)\n", info.matmul_gflops,
+                info.threads);
+    if (info.blas_too_slow) {
+      std::cout << "warning: matmul is implausibly slow; LibTorch is probably using reference BLAS. "
+                   "Install libopenblas0-openmp (apt-get install libopenblas0-openmp).\n";
+    }
+  });
+}
+
+}  // namespace performer::cli

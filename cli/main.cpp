@@ -1,0 +1,52 @@
+// performer: command-line entry point. Exit codes: 0 success, 1 bad input or failure, 2 bad usage.
+#include <ATen/Parallel.h>
+
+#include <iostream>
+
+#include "cli/commands.h"
+#include "core/errors.h"
+#include "core/system_info.h"
+
+namespace performer::cli {
+
+void apply_global_options(const GlobalOptions& global) {
+  at::set_num_threads(global.threads > 0 ? global.threads : core::default_threads());
+}
+
+namespace {
+
+const Command kCommands[] = {
+    {"info", "LibTorch version, devices, threads, BLAS and a measured matmul speed", setup_info},
+    {"bench", "benchmarks: attention speed and memory, FAVOR approximation error", setup_bench},
+};
+
+}  // namespace
+}  // namespace performer::cli
+
+int main(int argc, char** argv) {
+  using namespace performer::cli;
+  CLI::App app{"performer: protein language models with FAVOR+ (Performer) attention"};
+  app.require_subcommand(1);
+  GlobalOptions global;
+  app.add_option("--threads", global.threads, "CPU threads for LibTorch (default: all cores)")
+      ->check(CLI::NonNegativeNumber);
+  for (const auto& command : kCommands) {
+    command.setup(*app.add_subcommand(command.name, command.summary), global);
+  }
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  } catch (const performer::Error& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  } catch (const c10::Error& e) {
+    std::cerr << "error: " << e.what_without_backtrace() << "\n";
+    return 1;
+  } catch (const std::exception& e) {
+    std::cerr << "error: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,131 @@
+#include "core/attention.h"
+
+#include <cmath>
+#include <limits>
+
+#include "core/errors.h"
+#include "core/favor.h"
+
+namespace performer::core {
+namespace {
+
+favor::FeatureKind feature_kind(AttentionKind kind) {
+  switch (kind) {
+    case AttentionKind::favor_trig: return favor::FeatureKind::trig;
+    case AttentionKind::favor_relu: return favor::FeatureKind::relu;
+    default: return favor::FeatureKind::softmax;
+  }
+}
+
+void check_shapes(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                  const AttentionOptions& options, const at::Tensor& key_padding_mask) {
+  require_config(q.dim() == 4 && k.dim() == 4 && v.dim() == 4,
+                 "attention expects q, k, v shaped [batch, heads, length, dim]");
+  require_config(q.size(0) == k.size(0) && q.size(1) == k.size(1) && q.size(3) == k.size(3),
+                 "q and k must agree in batch, heads and dim");
+  require_config(v.size(0) == k.size(0) && v.size(1) == k.size(1) && v.size(2) == k.size(2),
+                 "v must agree with k in batch, heads and length");
+  require_config(!options.causal || q.size(2) == k.size(2),
+                 "causal attention needs as many queries as keys");
+  if (key_padding_mask.defined()) {
+    require_config(key_padding_mask.dim() == 2 && key_padding_mask.size(0) == k.size(0) &&
+                       key_padding_mask.size(1) == k.size(2),
+                   "key_padding_mask must be [batch, key length]");
+  }
+}
+
+// The most negative finite value of a floating type: masked scores become exactly 0 after softmax
+// without turning a row with no valid key into nan.
+double lowest(at::ScalarType type) {
+  switch (type) {
+    case at::kDouble: return std::numeric_limits<double>::lowest();
+    case at::kHalf: return -65504.0;
+    case at::kBFloat16: return -3.38e38;
+    default: return std::numeric_limits<float>::lowest();
+  }
+}
+
+// Scores with padded and (when causal) future keys masked out: [B, H, Lq, Lk].
+at::Tensor masked_scores(const at::Tensor& q, const at::Tensor& k, const AttentionOptions& options,
+                         const at::Tensor& key_padding_mask) {
+  at::Tensor scores = at::matmul(q, k.transpose(-1, -2)).mul_(1.0 / std::sqrt(q.size(3)));
+  const double fill = lowest(scores.scalar_type());
+  if (key_padding_mask.defined()) {
+    scores.masked_fill_(key_padding_mask.to(q.device(), at::kBool).unsqueeze(1).unsqueeze(2), fill);
+  }
+  if (options.causal) {
+    const int64_t l = q.size(2);
+    scores.masked_fill_(at::ones({l, l}, q.options().dtype(at::kBool)).triu_(1), fill);
+  }
+  return scores;
+}
+
+// The plain three-op reference: scores -> softmax -> weighted sum.
+at::Tensor exact_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                           const AttentionOptions& options, const at::Tensor& key_padding_mask) {
+  return at::matmul(at::softmax(masked_scores(q, k, options, key_padding_mask), -1), v);
+}
+
+}  // namespace
+
+std::string to_string(AttentionKind kind) {
+  switch (kind) {
+    case AttentionKind::exact: return "exact";
+    case AttentionKind::favor_softmax: return "favor_softmax";
+    case AttentionKind::favor_trig: return "favor_trig";
+    case AttentionKind::favor_relu: return "favor_relu";
+    case AttentionKind::dummy: return "dummy";
+  }
+  return "?";
+}
+
+AttentionKind parse_attention_kind(const std::string& name) {
+  for (auto kind : {AttentionKind::exact, AttentionKind::favor_softmax, AttentionKind::favor_trig,
+                    AttentionKind::favor_relu, AttentionKind::dummy}) {
+    if (name == to_string(kind)) return kind;
+  }
+  throw ConfigError("unknown attention kind '" + name +
+                    "' (expected exact, favor_softmax, favor_trig, favor_relu or dummy)");
+}
+
+bool is_favor(AttentionKind kind) {
+  return kind == AttentionKind::favor_softmax || kind == AttentionKind::favor_trig ||
+         kind == AttentionKind::favor_relu;
+}
+
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                     const AttentionOptions& options, const at::Tensor& key_padding_mask) {
+  check_shapes(q, k, v, options, key_padding_mask);
+  switch (options.kind) {
+    case AttentionKind::exact: return exact_attention(q, k, v, options, key_padding_mask);
+    case AttentionKind::dummy: return v;
+    default:
+      return favor::attention(q, k, v, feature_kind(options.kind), options, key_padding_mask);
+  }
+}
+
+at::Tensor attention_weights(const at::Tensor& q, const at::Tensor& k, const AttentionOptions& options,
+                             const at::Tensor& key_padding_mask, int64_t batch, int64_t head) {
+  check_shapes(q, k, k, options, key_padding_mask);
+  require_config(batch >= 0 && batch < q.size(0) && head >= 0 && head < q.size(1),
+                 "attention_weights: batch or head out of range");
+  at::NoGradGuard no_grad;
+  const auto compute = q.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  at::Tensor qh = q.narrow(0, batch, 1).narrow(1, head, 1).to(compute);
+  at::Tensor kh = k.narrow(0, batch, 1).narrow(1, head, 1).to(compute);
+  at::Tensor mask = key_padding_mask.defined() ? key_padding_mask.narrow(0, batch, 1) : at::Tensor();
+  const int64_t lq = q.size(2), lk = k.size(2);
+  switch (options.kind) {
+    case AttentionKind::exact: return at::softmax(masked_scores(qh, kh, options, mask), -1)[0][0];
+    case AttentionKind::dummy: return at::eye(lq, lk, qh.options());
+    default: break;
+  }
+  auto [phi_q, phi_k] =
+      favor::head_features(qh, kh, feature_kind(options.kind), options, mask, 0, 0);
+  at::Tensor weights = at::matmul(phi_q, phi_k.t());  // [Lq, Lk]; padded keys are zero columns
+  if (options.causal) weights.tril_();
+  at::Tensor den = weights.sum(-1, true);
+  return weights.div_(den.masked_fill_(den == 0, 1));
+}
+
+}  // namespace performer::core

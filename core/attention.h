@@ -1,0 +1,46 @@
+#pragma once
+// The attention entry point: exact softmax attention (baseline and teacher), FAVOR+ and its variants,
+// and a dummy that returns v (the speed ceiling). Tensors are [batch, heads, length, dim].
+#include <ATen/ATen.h>
+
+#include <cstdint>
+#include <string>
+
+namespace performer::core {
+
+enum class AttentionKind {
+  exact,          // softmax(q k^T / sqrt(d)) v, the O(L^2) reference
+  favor_softmax,  // FAVOR+: positive random features for the softmax kernel
+  favor_trig,     // sin/cos random features for the softmax kernel (comparison only: can go negative)
+  favor_relu,     // generalized kernel relu(W x) + eps (Performer-ReLU)
+  dummy,          // returns v: what the rest of the network costs with free attention
+};
+
+std::string to_string(AttentionKind kind);
+AttentionKind parse_attention_kind(const std::string& name);  // throws ConfigError
+bool is_favor(AttentionKind kind);
+
+struct AttentionOptions {
+  AttentionKind kind = AttentionKind::exact;  // which attention to compute
+  bool causal = false;                        // position i attends to keys j <= i only
+  at::Tensor projection;                      // [m, d] random features W (favor kinds only)
+  int64_t causal_chunk_size = 128;            // C: rows per chunk of the causal prefix sums
+  int64_t block_rows = 0;  // rows per cache block on favor paths; 0 picks ~4 MiB of features a block
+  double softmax_epsilon = 1e-6;  // added to positive features, relative to their stabilised maximum
+  double relu_epsilon = 1e-3;     // added to ReLU features so no normaliser is zero
+};
+
+// q, k: [B, H, L, d]; v: [B, H, L, dv]; key_padding_mask: [B, L] bool, true where the key is padding
+// (undefined: no padding). Returns [B, H, L, dv]. Padded keys contribute exactly nothing. On favor
+// paths no L x L tensor is formed; feature maps run in float32 (double stays double).
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                     const AttentionOptions& options, const at::Tensor& key_padding_mask = {});
+
+// The L x L attention matrix of one (batch, head) that attention() applies implicitly: row i holds
+// the weights query i gives to every key (zeros for padded and, when causal, future keys). For the
+// viewer and tests only; it costs O(L^2). Returns [Lq, Lk] float32 (double for double input).
+at::Tensor attention_weights(const at::Tensor& q, const at::Tensor& k, const AttentionOptions& options,
+                             const at::Tensor& key_padding_mask = {}, int64_t batch = 0,
+                             int64_t head = 0);
+
+}  // namespace performer::core

@@ -1,0 +1,442 @@
+#include "core/favor.h"
+
+#include <torch/csrc/autograd/custom_function.h>
+
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "core/errors.h"
+
+namespace performer::core::favor {
+namespace {
+
+using torch::autograd::AutogradContext;
+using torch::autograd::variable_list;
+
+// Start value of running maxima: finite, so exp(kNoMax - M) is 0 rather than nan for empty blocks.
+constexpr double kNoMax = -1e30;
+constexpr double kInf = std::numeric_limits<double>::infinity();
+
+// d^-1/4 on queries and keys turns q.k / sqrt(d) into q.k, the kernel the features estimate.
+double input_scale(int64_t dim) { return std::pow(static_cast<double>(dim), -0.25); }
+
+at::Tensor half_sq_norm(const at::Tensor& x) { return 0.5 * (x * x).sum(-1, true); }  // [N, r, 1]
+
+// One side's feature map phi over a block of rows x [N, r, d] (already scaled by d^-1/4). Queries are
+// stabilised per row, keys by one value per sequence (stab [N, 1, 1]); both cancel in out = num / den.
+struct FeatureMap {
+  FeatureKind kind;
+  Role role;
+  double eps;    // softmax: added relative to the stabilised max (0 for causal keys); relu: absolute
+  at::Tensor w;  // [m, d]
+  at::Tensor wt; // [d, m]
+
+  struct Out {
+    at::Tensor phi;  // [N, r, m'] features (zero rows for padded keys)
+    at::Tensor a;    // [N, r, m] projections x W^T (relu, trig; kept for the backward)
+    at::Tensor e;    // softmax: exp part [N, r, m]; trig keys: row factor [N, r, 1]
+  };
+
+  // Softmax only: u = w.x - |x|^2/2, [N, r, m], with -inf on padded keys (so they drop out of maxima).
+  at::Tensor logits(const at::Tensor& x, const at::Tensor& valid) const {
+    at::Tensor u = at::matmul(x, wt).sub_(half_sq_norm(x));  // [N, r, m]
+    if (role == Role::key && valid.defined()) u.masked_fill_(valid.logical_not().unsqueeze(-1), -kInf);
+    return u;
+  }
+
+  // Softmax only: from logits u (consumed) to features with key stabiliser stab [N, 1, 1].
+  Out softmax_from_logits(at::Tensor u, const at::Tensor& valid, const at::Tensor& stab,
+                          bool keep) const {
+    if (role == Role::query) u.sub_(std::get<0>(u.max(-1, true)));
+    else u.sub_(stab);
+    at::Tensor e = u.exp_();  // [N, r, m], 0 on padded keys
+    Out out;
+    if (keep) out.e = e;
+    if (eps == 0) {
+      out.phi = e;
+    } else if (role == Role::key && valid.defined()) {
+      at::Tensor shift = valid.unsqueeze(-1).to(e.scalar_type()).mul_(eps);  // [N, r, 1]
+      out.phi = keep ? e + shift : e.add_(shift);
+    } else {
+      out.phi = keep ? e + eps : e.add_(eps);
+    }
+    return out;
+  }
+
+  Out compute(const at::Tensor& x, const at::Tensor& valid, const at::Tensor& stab, bool keep) const {
+    if (kind == FeatureKind::softmax) return softmax_from_logits(logits(x, valid), valid, stab, keep);
+    Out out;
+    at::Tensor a = at::matmul(x, wt);  // [N, r, m]
+    const bool masked = role == Role::key && valid.defined();
+    if (kind == FeatureKind::relu) {
+      out.phi = at::relu(a).add_(eps);
+      if (masked) out.phi.mul_(valid.unsqueeze(-1));
+    } else {
+      // trig: exp(|x|^2/2) [sin, cos]; the row factor cancels for queries, keys need it (stabilised).
+      out.phi = at::cat({at::sin(a), at::cos(a)}, -1);  // [N, r, 2m]
+      if (role == Role::key) {
+        out.e = half_sq_norm(x).sub_(stab);  // [N, r, 1]
+        if (masked) out.e.masked_fill_(valid.logical_not().unsqueeze(-1), -kInf);
+        out.e.exp_();
+        out.phi.mul_(out.e);
+      }
+    }
+    if (keep) out.a = a;
+    return out;
+  }
+
+  // d loss / d x for a block, given d loss / d phi; f from compute(..., keep = true).
+  at::Tensor input_grad(const Out& f, const at::Tensor& x, const at::Tensor& valid,
+                        const at::Tensor& dphi) const {
+    switch (kind) {
+      case FeatureKind::softmax: {
+        // phi = exp(w.x - |x|^2/2 - stab) + eps, stab held constant: d/dx = (w - x) * exp part.
+        at::Tensor da = dphi * f.e;
+        return at::matmul(da, w).sub_(da.sum(-1, true) * x);
+      }
+      case FeatureKind::relu: {
+        at::Tensor gate = f.a > 0;
+        if (role == Role::key && valid.defined()) gate.logical_and_(valid.unsqueeze(-1));
+        return at::matmul(dphi * gate, w);
+      }
+      case FeatureKind::trig: {
+        const int64_t m = f.a.size(-1);
+        at::Tensor da = dphi.narrow(-1, 0, m) * at::cos(f.a) - dphi.narrow(-1, m, m) * at::sin(f.a);
+        if (role == Role::query) return at::matmul(da, w);
+        da.mul_(f.e);
+        return at::matmul(da, w).add_((dphi * f.phi).sum(-1, true) * x);
+      }
+    }
+    return {};
+  }
+};
+
+// Number of feature columns for a projection of m rows.
+int64_t feature_width(FeatureKind kind, int64_t m) { return kind == FeatureKind::trig ? 2 * m : m; }
+
+// Rows per block: about 4 MiB of features for all N sequences at once, a multiple of the chunk.
+int64_t pick_block_rows(int64_t requested, int64_t n, int64_t width, int64_t length, int64_t chunk,
+                        bool causal) {
+  int64_t rows = requested > 0 ? requested
+                               : std::max<int64_t>(64, (int64_t{4} << 20) / (4 * n * width));
+  if (causal) rows = (rows + chunk - 1) / chunk * chunk;
+  int64_t cap = causal ? (length + chunk - 1) / chunk * chunk : length;
+  return std::max<int64_t>(1, std::min(rows, cap));
+}
+
+at::Tensor maybe_narrow(const at::Tensor& t, int64_t start, int64_t rows) {
+  return t.defined() ? t.narrow(1, start, rows) : t;
+}
+
+// Pads [N, r, c] to [N, nc, C, c] with zero rows at the end.
+at::Tensor to_chunks(const at::Tensor& t, int64_t chunk) {
+  const int64_t r = t.size(1);
+  const int64_t nc = (r + chunk - 1) / chunk;
+  at::Tensor p = nc * chunk == r ? t : at::constant_pad_nd(t, {0, 0, 0, nc * chunk - r});
+  return p.reshape({t.size(0), nc, chunk, t.size(2)});
+}
+
+at::Tensor from_chunks(const at::Tensor& t, int64_t rows) {  // [N, nc, C, c] -> [N, rows, c]
+  return t.reshape({t.size(0), t.size(1) * t.size(2), t.size(3)}).narrow(1, 0, rows);
+}
+
+// The causal pieces of one block, in chunks: inputs [N, nc, C, *] and the prefix state before it.
+struct CausalBlock {
+  at::Tensor sc, zc;    // per-chunk sums phi(K_c)^T V_c [N, nc, m, dv] and phi(K_c)^T 1 [N, nc, m]
+  at::Tensor sx, zx;    // exclusive prefix state at each chunk [N, nc, m, dv], [N, nc, m]
+  at::Tensor intra;     // tril(phi(Q_c) phi(K_c)^T) [N, nc, C, C]
+  at::Tensor den;       // normaliser [N, nc, C, 1], zeros replaced by 1
+};
+
+CausalBlock causal_block(const at::Tensor& pq, const at::Tensor& pk, const at::Tensor& pv,
+                         const at::Tensor& s0, const at::Tensor& z0) {
+  CausalBlock b;
+  b.sc = at::matmul(pk.transpose(-1, -2), pv);              // [N, nc, m, dv]
+  b.zc = pk.sum(2);                                         // [N, nc, m]
+  b.sx = b.sc.cumsum(1).sub_(b.sc).add_(s0.unsqueeze(1));   // [N, nc, m, dv]
+  b.zx = b.zc.cumsum(1).sub_(b.zc).add_(z0.unsqueeze(1));   // [N, nc, m]
+  b.intra = at::matmul(pq, pk.transpose(-1, -2)).tril_();   // [N, nc, C, C]
+  b.den = at::matmul(pq, b.zx.unsqueeze(-1)).add_(b.intra.sum(-1, true));  // [N, nc, C, 1]
+  b.den.masked_fill_(b.den == 0, 1);
+  return b;
+}
+
+// Key stabiliser for trig features: max of |k|^2/2 over valid keys, [N, 1, 1].
+at::Tensor trig_key_stabiliser(const at::Tensor& ks, const at::Tensor& valid) {
+  at::Tensor h = half_sq_norm(ks);  // [N, L, 1]
+  if (valid.defined()) h = h.masked_fill(valid.logical_not().unsqueeze(-1), kNoMax);
+  return h.amax({1, 2}, true);
+}
+
+class FavorFunction : public torch::autograd::Function<FavorFunction> {
+ public:
+  // qs, ks: [N, L, d] scaled by d^-1/4; v: [N, Lk, dv]; w: [m, d]; valid: [N, Lk] bool or undefined.
+  static at::Tensor forward(AutogradContext* ctx, at::Tensor qs, at::Tensor ks, at::Tensor v,
+                            at::Tensor w, at::Tensor valid, int64_t kind_id, bool causal,
+                            int64_t chunk, int64_t block_rows, double eps) {
+    at::NoGradGuard no_grad;
+    if (valid.numel() == 0) valid = at::Tensor();  // no padding (see prepare())
+    const auto kind = static_cast<FeatureKind>(kind_id);
+    const int64_t n = qs.size(0), lq = qs.size(1), lk = ks.size(1), dv = v.size(2);
+    const int64_t width = feature_width(kind, w.size(0));
+    const int64_t block = pick_block_rows(block_rows, n, width, std::max(lq, lk), chunk, causal);
+    // Causal keys get no epsilon: it would not cancel, and position i would see later keys' maximum.
+    const double key_eps = kind == FeatureKind::softmax && causal ? 0.0 : eps;
+    FeatureMap fq{kind, Role::query, eps, w, w.t()};
+    FeatureMap fk{kind, Role::key, key_eps, w, w.t()};
+    const auto opts = qs.options();
+    at::Tensor stab = kind == FeatureKind::trig ? trig_key_stabiliser(ks, valid)
+                                                : at::full({n, 1, 1}, kNoMax, opts);
+    at::Tensor out = at::empty({n, lq, dv}, opts);
+    std::vector<at::Tensor> saved;
+
+    if (!causal) {
+      at::Tensor kv = at::zeros({n, width, dv}, opts);  // phi(K)^T V
+      at::Tensor ksum = at::zeros({n, width}, opts);    // phi(K)^T 1
+      for (int64_t r0 = 0; r0 < lk; r0 += block) {
+        const int64_t r = std::min(block, lk - r0);
+        at::Tensor x = ks.narrow(1, r0, r), vb = v.narrow(1, r0, r);
+        at::Tensor valid_b = maybe_narrow(valid, r0, r);
+        at::Tensor phi;
+        if (kind == FeatureKind::softmax) {
+          // Online maximum: when a block raises it, rescale what was accumulated (as flash attention).
+          at::Tensor u = fk.logits(x, valid_b);
+          at::Tensor new_stab = at::maximum(stab, u.amax({1, 2}, true));
+          at::Tensor rescale = (stab - new_stab).exp_();  // [N, 1, 1]
+          kv.mul_(rescale);
+          ksum.mul_(rescale.view({n, 1}));
+          stab = new_stab;
+          phi = u.sub_(stab).exp_();  // epsilon part added once, below
+        } else {
+          phi = fk.compute(x, valid_b, stab, false).phi;
+        }
+        kv.baddbmm_(phi.transpose(1, 2), vb);
+        ksum.add_(phi.sum(1));
+      }
+      if (kind == FeatureKind::softmax && key_eps > 0) {
+        // phi(k) = exp(...) + eps on valid keys: the eps part adds eps * sum of valid v to every row.
+        at::Tensor vsum = valid.defined() ? (v * valid.unsqueeze(-1)).sum(1) : v.sum(1);  // [N, dv]
+        at::Tensor count = valid.defined() ? valid.sum(1, true).to(opts.dtype())
+                                           : at::full({n, 1}, static_cast<double>(lk), opts);
+        kv.add_(vsum.unsqueeze(1), key_eps);
+        ksum.add_(count, key_eps);
+      }
+      for (int64_t r0 = 0; r0 < lq; r0 += block) {
+        const int64_t r = std::min(block, lq - r0);
+        at::Tensor phi = fq.compute(qs.narrow(1, r0, r), {}, {}, false).phi;  // [N, r, m']
+        at::Tensor den = at::bmm(phi, ksum.unsqueeze(2));                     // [N, r, 1]
+        den.masked_fill_(den == 0, 1);
+        at::Tensor out_b = out.narrow(1, r0, r);
+        at::div_out(out_b, at::bmm(phi, kv), den);
+      }
+      saved = {kv, ksum, stab};
+    } else {
+      const int64_t blocks = (lq + block - 1) / block;
+      at::Tensor s = at::zeros({n, width, dv}, opts), z = at::zeros({n, width}, opts);
+      at::Tensor s_starts = at::empty({blocks, n, width, dv}, opts);
+      at::Tensor z_starts = at::empty({blocks, n, width}, opts);
+      at::Tensor stabs = at::empty({blocks, n, 1, 1}, opts);
+      for (int64_t b = 0, r0 = 0; b < blocks; ++b, r0 += block) {
+        const int64_t r = std::min(block, lq - r0);
+        at::Tensor x = ks.narrow(1, r0, r);
+        at::Tensor valid_b = maybe_narrow(valid, r0, r);
+        at::Tensor phi_q = fq.compute(qs.narrow(1, r0, r), {}, {}, false).phi;
+        at::Tensor phi_k;
+        if (kind == FeatureKind::softmax) {
+          at::Tensor u = fk.logits(x, valid_b);
+          at::Tensor new_stab = at::maximum(stab, u.amax({1, 2}, true));
+          at::Tensor rescale = (stab - new_stab).exp_();
+          s.mul_(rescale);
+          z.mul_(rescale.view({n, 1}));
+          stab = new_stab;
+          phi_k = fk.softmax_from_logits(u, valid_b, stab, false).phi;
+        } else {
+          phi_k = fk.compute(x, valid_b, stab, false).phi;
+        }
+        s_starts[b].copy_(s);
+        z_starts[b].copy_(z);
+        stabs[b].copy_(stab);
+        at::Tensor pq = to_chunks(phi_q, chunk), pk = to_chunks(phi_k, chunk);
+        at::Tensor pv = to_chunks(v.narrow(1, r0, r), chunk);
+        CausalBlock cb = causal_block(pq, pk, pv, s, z);
+        at::Tensor num = at::matmul(pq, cb.sx).add_(at::matmul(cb.intra, pv));  // [N, nc, C, dv]
+        out.narrow(1, r0, r).copy_(from_chunks(num.div_(cb.den), r));
+        s.add_(cb.sc.sum(1));
+        z.add_(cb.zc.sum(1));
+      }
+      saved = {s_starts, z_starts, stabs};
+    }
+    ctx->saved_data["kind"] = kind_id;
+    ctx->saved_data["causal"] = causal;
+    ctx->saved_data["chunk"] = chunk;
+    ctx->saved_data["block"] = block;
+    ctx->saved_data["eps"] = eps;
+    ctx->saved_data["key_eps"] = key_eps;
+    ctx->saved_data["has_mask"] = valid.defined();
+    std::vector<at::Tensor> to_save = {qs, ks, v, w, valid.defined() ? valid : at::empty({0}), out};
+    to_save.insert(to_save.end(), saved.begin(), saved.end());
+    ctx->save_for_backward(to_save);
+    return out;
+  }
+
+  static variable_list backward(AutogradContext* ctx, variable_list grads) {
+    at::NoGradGuard no_grad;
+    auto sv = ctx->get_saved_variables();
+    const at::Tensor qs = sv[0], ks = sv[1], v = sv[2], w = sv[3], out = sv[5];
+    const at::Tensor valid = ctx->saved_data["has_mask"].toBool() ? sv[4] : at::Tensor();
+    const auto kind = static_cast<FeatureKind>(ctx->saved_data["kind"].toInt());
+    const bool causal = ctx->saved_data["causal"].toBool();
+    const int64_t chunk = ctx->saved_data["chunk"].toInt();
+    const int64_t block = ctx->saved_data["block"].toInt();
+    FeatureMap fq{kind, Role::query, ctx->saved_data["eps"].toDouble(), w, w.t()};
+    FeatureMap fk{kind, Role::key, ctx->saved_data["key_eps"].toDouble(), w, w.t()};
+    const at::Tensor g = grads[0].contiguous();  // [N, Lq, dv]
+    const int64_t n = qs.size(0), lq = qs.size(1), lk = ks.size(1);
+    at::Tensor dq = at::empty_like(qs), dk = at::empty_like(ks), dv = at::empty_like(v);
+
+    if (!causal) {
+      const at::Tensor kv = sv[6], ksum = sv[7], stab = sv[8];
+      at::Tensor dkv = at::zeros_like(kv), dksum = at::zeros_like(ksum);
+      for (int64_t r0 = 0; r0 < lq; r0 += block) {
+        const int64_t r = std::min(block, lq - r0);
+        at::Tensor x = qs.narrow(1, r0, r);
+        auto f = fq.compute(x, {}, {}, true);
+        at::Tensor den = at::bmm(f.phi, ksum.unsqueeze(2));  // [N, r, 1]
+        den.masked_fill_(den == 0, 1);
+        at::Tensor gb = g.narrow(1, r0, r);
+        at::Tensor dnum = gb / den;                                              // [N, r, dv]
+        at::Tensor dden = (gb * out.narrow(1, r0, r)).sum(-1, true).div_(den).neg_();  // [N, r, 1]
+        at::Tensor dphi = at::bmm(dnum, kv.transpose(1, 2)).add_(dden * ksum.unsqueeze(1));
+        dkv.baddbmm_(f.phi.transpose(1, 2), dnum);
+        dksum.add_((f.phi * dden).sum(1));
+        dq.narrow(1, r0, r).copy_(fq.input_grad(f, x, {}, dphi));
+      }
+      for (int64_t r0 = 0; r0 < lk; r0 += block) {
+        const int64_t r = std::min(block, lk - r0);
+        at::Tensor x = ks.narrow(1, r0, r);
+        at::Tensor valid_b = maybe_narrow(valid, r0, r);
+        auto f = fk.compute(x, valid_b, stab, true);
+        at::Tensor dphi = at::bmm(v.narrow(1, r0, r), dkv.transpose(1, 2)).add_(dksum.unsqueeze(1));
+        at::Tensor dv_b = dv.narrow(1, r0, r);
+        at::bmm_out(dv_b, f.phi, dkv);
+        dk.narrow(1, r0, r).copy_(fk.input_grad(f, x, valid_b, dphi));
+      }
+    } else {
+      const at::Tensor s_starts = sv[6], z_starts = sv[7], stabs = sv[8];
+      const int64_t blocks = s_starts.size(0);
+      // Suffix sums over later blocks of phi(Q)^T dnum and phi(Q)^T dden, in this block's key units.
+      at::Tensor rs = at::zeros_like(s_starts[0]), rz = at::zeros_like(z_starts[0]);
+      for (int64_t b = blocks - 1; b >= 0; --b) {
+        const int64_t r0 = b * block, r = std::min(block, lq - r0);
+        at::Tensor xq = qs.narrow(1, r0, r), xk = ks.narrow(1, r0, r);
+        at::Tensor valid_b = maybe_narrow(valid, r0, r);
+        auto fqo = fq.compute(xq, {}, {}, true);
+        auto fko = fk.compute(xk, valid_b, stabs[b], true);
+        at::Tensor pq = to_chunks(fqo.phi, chunk), pk = to_chunks(fko.phi, chunk);
+        at::Tensor pv = to_chunks(v.narrow(1, r0, r), chunk);
+        at::Tensor pg = to_chunks(g.narrow(1, r0, r), chunk);
+        at::Tensor po = to_chunks(out.narrow(1, r0, r), chunk);
+        CausalBlock cb = causal_block(pq, pk, pv, s_starts[b], z_starts[b]);
+        at::Tensor dnum = pg / cb.den;                                   // [N, nc, C, dv]
+        at::Tensor dden = (pg * po).sum(-1, true).div_(cb.den).neg_();   // [N, nc, C, 1]
+        // d loss / d intra[i, l] for l <= i.
+        at::Tensor p = at::matmul(dnum, pv.transpose(-1, -2)).add_(dden).tril_();  // [N, nc, C, C]
+        at::Tensor dphi_q = at::matmul(dnum, cb.sx.transpose(-1, -2))
+                                .add_(dden * cb.zx.unsqueeze(2))
+                                .add_(at::matmul(p, pk));
+        at::Tensor tc = at::matmul(pq.transpose(-1, -2), dnum);  // [N, nc, m, dv]
+        at::Tensor tz = (pq * dden).sum(2);                      // [N, nc, m]
+        // Sum over the chunks after each chunk, plus the later blocks.
+        at::Tensor tc_total = tc.sum(1), tz_total = tz.sum(1);
+        at::Tensor rx = tc.cumsum(1).neg_().add_(tc_total.unsqueeze(1)).add_(rs.unsqueeze(1));
+        at::Tensor rzx = tz.cumsum(1).neg_().add_(tz_total.unsqueeze(1)).add_(rz.unsqueeze(1));
+        at::Tensor dphi_k = at::matmul(pv, rx.transpose(-1, -2))
+                                .add_(rzx.unsqueeze(2))
+                                .add_(at::matmul(p.transpose(-1, -2), pq));
+        at::Tensor dvp = at::matmul(pk, rx).add_(at::matmul(cb.intra.transpose(-1, -2), dnum));
+        dq.narrow(1, r0, r).copy_(fq.input_grad(fqo, xq, {}, from_chunks(dphi_q, r)));
+        dk.narrow(1, r0, r).copy_(fk.input_grad(fko, xk, valid_b, from_chunks(dphi_k, r)));
+        dv.narrow(1, r0, r).copy_(from_chunks(dvp, r));
+        rs.add_(tc_total);
+        rz.add_(tz_total);
+        if (kind == FeatureKind::softmax && b > 0) {
+          at::Tensor rescale = (stabs[b - 1] - stabs[b]).exp_();  // <= 1: the maximum only grows
+          rs.mul_(rescale);
+          rz.mul_(rescale.view({n, 1}));
+        }
+      }
+    }
+    return {dq, dk, dv, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
+            at::Tensor(), at::Tensor(), at::Tensor()};
+  }
+};
+
+struct Prepared {
+  at::Tensor qs, ks, v, w, valid;  // [N, Lq, d], [N, Lk, d], [N, Lk, dv], [m, d], [N, Lk] bool
+};
+
+// Folds batch and heads, moves to the float32 (or double) compute type and applies the d^-1/4 scale.
+Prepared prepare(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                 const AttentionOptions& options, const at::Tensor& key_padding_mask) {
+  const int64_t b = q.size(0), h = q.size(1), d = q.size(3);
+  const auto compute = q.scalar_type() == at::kDouble ? at::kDouble : at::kFloat;
+  require_config(options.projection.defined(), "favor attention needs a projection matrix [m, d]");
+  require_config(options.projection.dim() == 2 && options.projection.size(1) == d,
+                 "projection must be [m, " + std::to_string(d) + "], got " +
+                     std::to_string(options.projection.dim()) + "-d tensor");
+  const double scale = input_scale(d);
+  Prepared p;
+  p.qs = (q.to(compute) * scale).reshape({b * h, q.size(2), d}).contiguous();
+  p.ks = (k.to(compute) * scale).reshape({b * h, k.size(2), d}).contiguous();
+  p.v = v.to(compute).reshape({b * h, v.size(2), v.size(3)}).contiguous();
+  p.w = options.projection.to(q.device(), compute).contiguous();
+  // Autograd functions in LibTorch 1.13 reject undefined inputs: an empty mask stands for none.
+  p.valid = at::empty({0}, q.options().dtype(at::kBool));
+  if (key_padding_mask.defined()) {
+    p.valid = key_padding_mask.to(q.device(), at::kBool)
+                  .logical_not()
+                  .unsqueeze(1)
+                  .expand({b, h, k.size(2)})
+                  .reshape({b * h, k.size(2)});
+  }
+  return p;
+}
+
+double epsilon_for(FeatureKind kind, const AttentionOptions& options) {
+  return kind == FeatureKind::relu ? options.relu_epsilon
+                                   : kind == FeatureKind::softmax ? options.softmax_epsilon : 0.0;
+}
+
+}  // namespace
+
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, FeatureKind kind,
+                     const AttentionOptions& options, const at::Tensor& key_padding_mask) {
+  require_config(options.causal_chunk_size > 0, "causal_chunk_size must be positive");
+  Prepared p = prepare(q, k, v, options, key_padding_mask);
+  at::Tensor out = FavorFunction::apply(p.qs, p.ks, p.v, p.w, p.valid, static_cast<int64_t>(kind),
+                                        options.causal, options.causal_chunk_size,
+                                        options.block_rows, epsilon_for(kind, options));
+  return out.view({q.size(0), q.size(1), q.size(2), v.size(3)}).to(v.scalar_type());
+}
+
+std::pair<at::Tensor, at::Tensor> head_features(const at::Tensor& q, const at::Tensor& k,
+                                                FeatureKind kind, const AttentionOptions& options,
+                                                const at::Tensor& key_padding_mask, int64_t batch,
+                                                int64_t head) {
+  at::NoGradGuard no_grad;
+  Prepared p = prepare(q, k, k.narrow(3, 0, 1), options, key_padding_mask);
+  const int64_t row = batch * q.size(1) + head;
+  at::Tensor xq = p.qs.narrow(0, row, 1), xk = p.ks.narrow(0, row, 1);
+  at::Tensor valid = p.valid.numel() > 0 ? p.valid.narrow(0, row, 1) : at::Tensor();
+  const double eps = epsilon_for(kind, options);
+  const double key_eps = kind == FeatureKind::softmax && options.causal ? 0.0 : eps;
+  FeatureMap fq{kind, Role::query, eps, p.w, p.w.t()};
+  FeatureMap fk{kind, Role::key, key_eps, p.w, p.w.t()};
+  at::Tensor stab;
+  if (kind == FeatureKind::trig) stab = trig_key_stabiliser(xk, valid);
+  if (kind == FeatureKind::softmax) stab = fk.logits(xk, valid).amax({1, 2}, true);
+  return {fq.compute(xq, {}, {}, false).phi[0], fk.compute(xk, valid, stab, false).phi[0]};
+}
+
+}  // namespace performer::core::favor

@@ -1,0 +1,27 @@
+#pragma once
+// FAVOR attention internals: random-feature maps and linear attention with a custom, block-recomputing
+// backward. Use core/attention.h; this header is for attention.cpp and the tests.
+#include <ATen/ATen.h>
+
+#include "core/attention.h"
+
+namespace performer::core::favor {
+
+enum class FeatureKind { softmax, trig, relu };
+
+// Which side a feature map is for: the stabilisers differ (per row for queries, per sequence for keys).
+enum class Role { query, key };
+
+// Linear attention with random features. q, k: [B, H, L, d]; v: [B, H, L, dv]; projection [m, d];
+// key_padding_mask [B, L] (true = padding) or undefined. Returns [B, H, L, dv] in v's dtype.
+at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, FeatureKind kind,
+                     const AttentionOptions& options, const at::Tensor& key_padding_mask);
+
+// The features attention() uses for one head, materialised: returns {phi(Q) [Lq, m'], phi(K) [Lk, m']}
+// with padded keys zeroed, for attention_weights(). m' = m, or 2m for trig.
+std::pair<at::Tensor, at::Tensor> head_features(const at::Tensor& q, const at::Tensor& k,
+                                                FeatureKind kind, const AttentionOptions& options,
+                                                const at::Tensor& key_padding_mask, int64_t batch,
+                                                int64_t head);
+
+}  // namespace performer::core::favor

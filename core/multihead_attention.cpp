@@ -1,0 +1,84 @@
+#include "core/multihead_attention.h"
+
+#include <torch/nn/init.h>
+
+#include "core/errors.h"
+
+namespace performer::core {
+
+MultiheadAttentionImpl::MultiheadAttentionImpl(const MultiheadAttentionOptions& options_)
+    : options(options_) {
+  reset();
+}
+
+void MultiheadAttentionImpl::reset() {
+  const int64_t e = options.embed_dim(), h = options.heads();
+  require_config(e > 0 && h > 0, "embed_dim and heads must be positive");
+  require_config(e % h == 0, "embed_dim " + std::to_string(e) + " is not divisible by heads " +
+                                 std::to_string(h));
+  require_config(options.features() > 0, "features must be positive");
+  require_config(options.redraw_interval() >= 0, "redraw_interval must be >= 0");
+  in_proj = register_module("in_proj",
+                            torch::nn::Linear(torch::nn::LinearOptions(e, 3 * e).bias(options.bias())));
+  out_proj = register_module("out_proj",
+                             torch::nn::Linear(torch::nn::LinearOptions(e, e).bias(options.bias())));
+  ProjectionOptions p;
+  p.features = options.projection() == ProjectionKind::identity ? e / h : options.features();
+  p.dim = e / h;
+  p.kind = options.projection();
+  p.seed = options.seed();
+  projection = register_buffer("projection", draw_projection(p, 0));
+  training_calls = register_buffer("training_calls", torch::zeros({}, torch::kLong));
+  draw_count = register_buffer("draw_count", torch::ones({}, torch::kLong));
+}
+
+AttentionOptions MultiheadAttentionImpl::attention_options() const {
+  AttentionOptions a;
+  a.kind = options.kind();
+  a.causal = options.causal();
+  a.projection = projection;
+  a.causal_chunk_size = options.causal_chunk_size();
+  return a;
+}
+
+void MultiheadAttentionImpl::set_kind(AttentionKind kind) { options.kind(kind); }
+
+int64_t MultiheadAttentionImpl::draws() const { return draw_count.item<int64_t>(); }
+
+void MultiheadAttentionImpl::redraw() {
+  ProjectionOptions p;
+  p.features = projection.size(0);
+  p.dim = projection.size(1);
+  p.kind = options.projection();
+  p.seed = options.seed();
+  torch::NoGradGuard no_grad;
+  projection.copy_(draw_projection(p, static_cast<uint64_t>(draws())));
+  draw_count.add_(1);
+}
+
+at::Tensor MultiheadAttentionImpl::attend(const at::Tensor& q, const at::Tensor& k,
+                                          const at::Tensor& v,
+                                          const at::Tensor& key_padding_mask) const {
+  return attention(q, k, v, attention_options(), key_padding_mask);
+}
+
+at::Tensor MultiheadAttentionImpl::forward(const at::Tensor& x, const at::Tensor& key_padding_mask) {
+  require_config(x.dim() == 3 && x.size(2) == options.embed_dim(),
+                 "attention input must be [batch, length, " + std::to_string(options.embed_dim()) +
+                     "]");
+  if (is_training()) {
+    torch::NoGradGuard no_grad;
+    training_calls.add_(1);
+    const int64_t interval = options.redraw_interval();
+    if (is_favor(options.kind()) && interval > 0 && training_calls.item<int64_t>() % interval == 0) {
+      redraw();
+    }
+  }
+  const int64_t b = x.size(0), l = x.size(1), h = options.heads(), dh = options.embed_dim() / h;
+  // [B, L, 3E] -> 3 x [B, H, L, dh]
+  auto qkv = in_proj->forward(x).view({b, l, 3, h, dh}).permute({2, 0, 3, 1, 4});
+  at::Tensor o = attend(qkv[0], qkv[1], qkv[2], key_padding_mask);  // [B, H, L, dh]
+  return out_proj->forward(o.transpose(1, 2).reshape({b, l, options.embed_dim()}));
+}
+
+}  // namespace performer::core

@@ -1,0 +1,54 @@
+#pragma once
+// Multi-head self-attention with input/output projections; the attention kind is an option, so an
+// exact-attention model becomes a Performer by switching the kind (same parameters).
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/pimpl.h>
+
+#include "core/attention.h"
+#include "core/projection.h"
+
+namespace performer::core {
+
+struct MultiheadAttentionOptions {
+  MultiheadAttentionOptions(int64_t embed_dim, int64_t heads) : embed_dim_(embed_dim), heads_(heads) {}
+  TORCH_ARG(int64_t, embed_dim);                                   // E: model width
+  TORCH_ARG(int64_t, heads);                                       // H: heads; head dim is E / H
+  TORCH_ARG(AttentionKind, kind) = AttentionKind::exact;           // attention computed
+  TORCH_ARG(bool, causal) = false;                                 // autoregressive mask
+  TORCH_ARG(int64_t, features) = 256;                              // m: random features (favor kinds)
+  TORCH_ARG(ProjectionKind, projection) = ProjectionKind::orthogonal;  // how W is drawn
+  TORCH_ARG(int64_t, redraw_interval) = 1000;  // training forward calls between redraws; 0: never
+  TORCH_ARG(uint64_t, seed) = 0;               // projection seed; draw n uses (seed, n)
+  TORCH_ARG(int64_t, causal_chunk_size) = 128; // C for the causal prefix sums
+  TORCH_ARG(bool, bias) = true;                // biases in the q/k/v and output projections
+};
+
+class MultiheadAttentionImpl : public torch::nn::Cloneable<MultiheadAttentionImpl> {
+ public:
+  explicit MultiheadAttentionImpl(const MultiheadAttentionOptions& options);
+  void reset() override;
+
+  // x: [B, L, E]; key_padding_mask: [B, L] bool, true where the token is padding. Returns [B, L, E].
+  // In training mode every call counts towards the redraw interval; in eval mode nothing is redrawn.
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& key_padding_mask = {});
+
+  // The same call split in heads: q, k, v [B, H, L, E/H] -> [B, H, L, E/H] (used by forward).
+  at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
+                    const at::Tensor& key_padding_mask = {}) const;
+
+  void set_kind(AttentionKind kind);  // switch attention, keep every parameter
+  void redraw();                      // replace the projection by the next draw of the sequence
+  int64_t draws() const;              // projections drawn so far (1 after construction)
+  AttentionOptions attention_options() const;
+
+  MultiheadAttentionOptions options;
+  torch::nn::Linear in_proj{nullptr};   // E -> 3E (q, k, v)
+  torch::nn::Linear out_proj{nullptr};  // E -> E
+  at::Tensor projection;                // buffer [m, E/H]: random features, saved with the model
+  at::Tensor training_calls;            // buffer, int64 scalar: forward calls in training mode
+  at::Tensor draw_count;                // buffer, int64 scalar: projections drawn
+};
+TORCH_MODULE(MultiheadAttention);
+
+}  // namespace performer::core

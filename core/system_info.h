@@ -1,0 +1,25 @@
+#pragma once
+// What the machine gives LibTorch: version, devices, threads, BLAS, and a measured matmul speed.
+#include <string>
+#include <vector>
+
+namespace performer::core {
+
+struct SystemInfo {
+  std::string torch_version;             // e.g. "1.13.1"
+  bool cuda_available = false;
+  int cuda_devices = 0;
+  int threads = 0;                       // at::get_num_threads()
+  std::vector<std::string> blas_libraries;  // BLAS/LAPACK shared objects mapped into this process
+  std::string blas_kind;                 // "OpenBLAS (openmp)", "reference BLAS", "MKL", ... or "unknown"
+  double matmul_gflops = 0;              // float32 1024^3 matmul on the CPU, best of several
+  bool blas_too_slow = false;            // matmul_gflops implausibly low: likely reference BLAS
+};
+
+// Measures the matmul speed (about a second) unless measure_matmul is false.
+SystemInfo system_info(bool measure_matmul = true);
+
+// Threads to use when the user gives none: every core this process may run on.
+int default_threads();
+
+}  // namespace performer::core
