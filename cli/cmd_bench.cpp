@@ -25,6 +25,7 @@ struct AttentionArgs {
 
 struct ApproxArgs {
   core::ApproxConfig config;
+  std::vector<double> input_stds = {0.25, 0.5, 0.75};
   std::string csv = "performer-bench-approx.csv";
 };
 
@@ -69,21 +70,25 @@ void run_approx(ApproxArgs& args) {
   using core::AttentionKind;
   using core::ProjectionKind;
   Table table;
-  table.header = {"kind", "projection", "features", "output_rel_error", "weight_mae"};
-  auto add = [&](std::vector<AttentionKind> kinds, std::vector<ProjectionKind> projections) {
-    for (const auto& r : core::approximation_study(args.config, kinds, projections)) {
-      table.rows.push_back({r.kind, r.projection, std::to_string(r.features),
-                            format_number(r.output_error, 5), format_number(r.weight_error, 8)});
-      std::cerr << r.kind << " " << r.projection << " m=" << r.features << "\n";
-    }
-  };
-  add({AttentionKind::favor_softmax, AttentionKind::favor_trig},
-      {ProjectionKind::orthogonal, ProjectionKind::iid});
-  add({AttentionKind::favor_relu}, {ProjectionKind::orthogonal});
+  table.header = {"input_std", "kind", "projection", "features", "output_rel_error", "weight_mae"};
+  for (double input_std : args.input_stds) {
+    args.config.input_std = input_std;
+    auto add = [&](std::vector<AttentionKind> kinds, std::vector<ProjectionKind> projections) {
+      for (const auto& r : core::approximation_study(args.config, kinds, projections)) {
+        table.rows.push_back({format_number(input_std, 2), r.kind, r.projection, std::to_string(r.features),
+                              format_number(r.output_error, 5), format_number(r.weight_error, 8)});
+        std::cerr << "input_std=" << input_std << " " << r.kind << " " << r.projection
+                  << " m=" << r.features << "\n";
+      }
+    };
+    add({AttentionKind::favor_softmax, AttentionKind::favor_trig},
+        {ProjectionKind::orthogonal, ProjectionKind::iid});
+    add({AttentionKind::favor_relu}, {ProjectionKind::orthogonal});
+  }
   std::cout << "approximation error against exact attention (L=" << args.config.length
             << ", d=" << args.config.dim << ", heads=" << args.config.heads
-            << ", seeds=" << args.config.seeds << ", input std " << args.config.input_std
-            << "); favor_relu is a different kernel, shown for scale\n"
+            << ", seeds=" << args.config.seeds
+            << "); q, k entries ~ N(0, input_std^2); favor_relu is another kernel, shown for scale\n"
             << table.text();
   if (!args.csv.empty()) {
     table.write_csv(args.csv);
@@ -109,6 +114,7 @@ void setup_bench(CLI::App& sub, const GlobalOptions& global) {
   att->add_option("--dim", a.config.dim, "dimension per head d")->check(CLI::PositiveNumber)->capture_default_str();
   att->add_option("--features", a.config.features, "random features m")->check(CLI::PositiveNumber)->capture_default_str();
   att->add_option("--chunk", a.config.causal_chunk_size, "causal chunk size C")->check(CLI::PositiveNumber)->capture_default_str();
+  att->add_option("--block-rows", a.config.block_rows, "favor rows per block (0: automatic)")->capture_default_str();
   att->add_option("--repeats", a.config.repeats, "timed runs per case (median)")->check(CLI::PositiveNumber)->capture_default_str();
   att->add_option("--seconds-per-case", a.config.seconds_per_case, "stop repeating a case after this long")->capture_default_str();
   att->add_option("--max-memory", a.config.max_memory_gib, "skip cases estimated above this many GiB")->capture_default_str();
@@ -129,7 +135,8 @@ void setup_bench(CLI::App& sub, const GlobalOptions& global) {
   apx->add_option("--length", p.config.length, "sequence length L")->check(CLI::PositiveNumber)->capture_default_str();
   apx->add_option("--dim", p.config.dim, "dimension per head d")->check(CLI::PositiveNumber)->capture_default_str();
   apx->add_option("--seeds", p.config.seeds, "trials averaged per row")->check(CLI::PositiveNumber)->capture_default_str();
-  apx->add_option("--input-std", p.config.input_std, "standard deviation of q and k entries")->capture_default_str();
+  apx->add_option("--input-std", p.input_stds, "standard deviations of q and k entries")
+      ->delimiter(',')->capture_default_str();
   apx->add_flag("--causal", p.config.causal, "causal attention");
   apx->add_option("--csv", p.csv, "CSV output file ('' for none)")->capture_default_str();
   apx->callback([approx_args, &global] {

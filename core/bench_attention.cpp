@@ -3,6 +3,8 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
+#include <malloc.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -36,6 +38,10 @@ std::vector<AttentionBenchRow> bench_attention(const AttentionBenchConfig& confi
   const torch::Device device(config.device);
   const bool count_memory = device.is_cpu();
   if (count_memory) TensorMemory::install();
+  // Keep freed memory for reuse, as a caching allocator would: otherwise every large tensor is a fresh
+  // mmap whose page faults are timed too, and how much depends on what ran before in the process.
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   std::vector<AttentionBenchRow> rows;
   std::vector<std::string> passes;
   if (config.forward) passes.push_back("forward");
@@ -78,6 +84,7 @@ std::vector<AttentionBenchRow> bench_attention(const AttentionBenchConfig& confi
             a.causal = causal;
             a.projection = projection;
             a.causal_chunk_size = config.causal_chunk_size;
+            a.block_rows = config.block_rows;
             at::Tensor qg = q.detach().requires_grad_(backward);
             at::Tensor kg = k.detach().requires_grad_(backward);
             at::Tensor vg = v.detach().requires_grad_(backward);

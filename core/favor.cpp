@@ -142,24 +142,40 @@ at::Tensor from_chunks(const at::Tensor& t, int64_t rows) {  // [N, nc, C, c] ->
 }
 
 // The causal pieces of one block, in chunks: inputs [N, nc, C, *] and the prefix state before it.
+// Values carry an extra column of ones (v1 = [v, 1]), so one product gives numerator and normaliser.
 struct CausalBlock {
-  at::Tensor sc, zc;    // per-chunk sums phi(K_c)^T V_c [N, nc, m, dv] and phi(K_c)^T 1 [N, nc, m]
-  at::Tensor sx, zx;    // exclusive prefix state at each chunk [N, nc, m, dv], [N, nc, m]
-  at::Tensor intra;     // tril(phi(Q_c) phi(K_c)^T) [N, nc, C, C]
-  at::Tensor den;       // normaliser [N, nc, C, 1], zeros replaced by 1
+  at::Tensor sc;     // per-chunk sums phi(K_c)^T v1_c [N, nc, m, dv + 1]
+  at::Tensor sx;     // exclusive prefix state at each chunk [N, nc, m, dv + 1]
+  at::Tensor intra;  // tril(phi(Q_c) phi(K_c)^T) [N, nc, C, C]
+  at::Tensor res;    // [numerator, normaliser] [N, nc, C, dv + 1], zero normalisers replaced by 1
 };
 
-CausalBlock causal_block(const at::Tensor& pq, const at::Tensor& pk, const at::Tensor& pv,
-                         const at::Tensor& s0, const at::Tensor& z0) {
+CausalBlock causal_block(const at::Tensor& pq, const at::Tensor& pk, const at::Tensor& pv1,
+                         const at::Tensor& s0) {
   CausalBlock b;
-  b.sc = at::matmul(pk.transpose(-1, -2), pv);              // [N, nc, m, dv]
-  b.zc = pk.sum(2);                                         // [N, nc, m]
-  b.sx = b.sc.cumsum(1).sub_(b.sc).add_(s0.unsqueeze(1));   // [N, nc, m, dv]
-  b.zx = b.zc.cumsum(1).sub_(b.zc).add_(z0.unsqueeze(1));   // [N, nc, m]
-  b.intra = at::matmul(pq, pk.transpose(-1, -2)).tril_();   // [N, nc, C, C]
-  b.den = at::matmul(pq, b.zx.unsqueeze(-1)).add_(b.intra.sum(-1, true));  // [N, nc, C, 1]
-  b.den.masked_fill_(b.den == 0, 1);
+  b.sc = at::matmul(pk.transpose(-1, -2), pv1);            // [N, nc, m, dv + 1]
+  b.sx = b.sc.cumsum(1).sub_(b.sc).add_(s0.unsqueeze(1));  // [N, nc, m, dv + 1]
+  b.intra = at::matmul(pq, pk.transpose(-1, -2)).tril_();  // [N, nc, C, C]
+  b.res = at::matmul(pq, b.sx).add_(at::matmul(b.intra, pv1));
+  at::Tensor den = b.res.narrow(-1, b.res.size(-1) - 1, 1);
+  den.masked_fill_(den == 0, 1);
   return b;
+}
+
+// Appends the column of ones: [N, L, dv] -> [N, L, dv + 1].
+at::Tensor with_ones(const at::Tensor& v) {
+  return at::cat({v, at::ones({v.size(0), v.size(1), 1}, v.options())}, -1);
+}
+
+// Splits [numerator, normaliser] rows into out = num / den; res [..., dv + 1] -> [..., dv].
+at::Tensor normalise(const at::Tensor& res) {
+  const int64_t dv = res.size(-1) - 1;
+  return res.narrow(-1, 0, dv) / res.narrow(-1, dv, 1);
+}
+
+// d loss / d [num, den] from d loss / d out: [g / den, -(g . out) / den]. g, out [..., dv]; den [..., 1].
+at::Tensor grad_num_den(const at::Tensor& g, const at::Tensor& out, const at::Tensor& den) {
+  return at::cat({g / den, (g * out).sum(-1, true).div_(den).neg_()}, -1);
 }
 
 // Key stabiliser for trig features: max of |k|^2/2 over valid keys, [N, 1, 1].
@@ -191,51 +207,49 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     at::Tensor out = at::empty({n, lq, dv}, opts);
     std::vector<at::Tensor> saved;
 
+    const at::Tensor v1 = with_ones(v);  // [N, Lk, dv + 1]
     if (!causal) {
-      at::Tensor kv = at::zeros({n, width, dv}, opts);  // phi(K)^T V
-      at::Tensor ksum = at::zeros({n, width}, opts);    // phi(K)^T 1
+      at::Tensor kv = at::zeros({n, width, dv + 1}, opts);  // phi(K)^T [V, 1]
       for (int64_t r0 = 0; r0 < lk; r0 += block) {
         const int64_t r = std::min(block, lk - r0);
-        at::Tensor x = ks.narrow(1, r0, r), vb = v.narrow(1, r0, r);
+        at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
         at::Tensor phi;
         if (kind == FeatureKind::softmax) {
           // Online maximum: when a block raises it, rescale what was accumulated (as flash attention).
           at::Tensor u = fk.logits(x, valid_b);
           at::Tensor new_stab = at::maximum(stab, u.amax({1, 2}, true));
-          at::Tensor rescale = (stab - new_stab).exp_();  // [N, 1, 1]
-          kv.mul_(rescale);
-          ksum.mul_(rescale.view({n, 1}));
+          kv.mul_((stab - new_stab).exp_());
           stab = new_stab;
           phi = u.sub_(stab).exp_();  // epsilon part added once, below
         } else {
           phi = fk.compute(x, valid_b, stab, false).phi;
         }
-        kv.baddbmm_(phi.transpose(1, 2), vb);
-        ksum.add_(phi.sum(1));
+        kv.baddbmm_(phi.transpose(1, 2), v1.narrow(1, r0, r));
       }
       if (kind == FeatureKind::softmax && key_eps > 0) {
-        // phi(k) = exp(...) + eps on valid keys: the eps part adds eps * sum of valid v to every row.
-        at::Tensor vsum = valid.defined() ? (v * valid.unsqueeze(-1)).sum(1) : v.sum(1);  // [N, dv]
-        at::Tensor count = valid.defined() ? valid.sum(1, true).to(opts.dtype())
-                                           : at::full({n, 1}, static_cast<double>(lk), opts);
-        kv.add_(vsum.unsqueeze(1), key_eps);
-        ksum.add_(count, key_eps);
+        // phi(k) = exp(...) + eps on valid keys: the eps part adds eps * sum of valid [v, 1] to every row.
+        at::Tensor sum = valid.defined() ? (v1 * valid.unsqueeze(-1)).sum(1) : v1.sum(1);  // [N, dv + 1]
+        kv.add_(sum.unsqueeze(1), key_eps);
       }
       for (int64_t r0 = 0; r0 < lq; r0 += block) {
         const int64_t r = std::min(block, lq - r0);
         at::Tensor phi = fq.compute(qs.narrow(1, r0, r), {}, {}, false).phi;  // [N, r, m']
-        at::Tensor den = at::bmm(phi, ksum.unsqueeze(2));                     // [N, r, 1]
+        at::Tensor res = at::bmm(phi, kv);                                    // [N, r, dv + 1]
+        at::Tensor den = res.narrow(2, dv, 1);
         den.masked_fill_(den == 0, 1);
-        at::Tensor out_b = out.narrow(1, r0, r);
-        at::div_out(out_b, at::bmm(phi, kv), den);
+        out.narrow(1, r0, r).copy_(normalise(res));
       }
-      saved = {kv, ksum, stab};
+      saved = {kv, stab};
     } else {
       const int64_t blocks = (lq + block - 1) / block;
-      at::Tensor s = at::zeros({n, width, dv}, opts), z = at::zeros({n, width}, opts);
-      at::Tensor s_starts = at::empty({blocks, n, width, dv}, opts);
-      at::Tensor z_starts = at::empty({blocks, n, width}, opts);
+      const int64_t block_chunks = block / chunk;  // blocks hold whole chunks
+      at::Tensor s = at::zeros({n, width, dv + 1}, opts);
+      // Kept for the backward, which then only recomputes the features: O(L/C m dv + L C) memory.
+      // One slot per block, so that a block's slice is contiguous (no copies in the batched products).
+      at::Tensor prefix = at::empty({blocks, n, block_chunks, width, dv + 1}, opts);  // per chunk
+      at::Tensor intra = at::empty({blocks, n, block_chunks, chunk, chunk}, opts);  // tril(phi(Q_c) phi(K_c)^T)
+      at::Tensor den = at::empty({blocks, n, block_chunks, chunk, 1}, opts);  // normalisers (1 on padding)
       at::Tensor stabs = at::empty({blocks, n, 1, 1}, opts);
       for (int64_t b = 0, r0 = 0; b < blocks; ++b, r0 += block) {
         const int64_t r = std::min(block, lq - r0);
@@ -246,26 +260,23 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         if (kind == FeatureKind::softmax) {
           at::Tensor u = fk.logits(x, valid_b);
           at::Tensor new_stab = at::maximum(stab, u.amax({1, 2}, true));
-          at::Tensor rescale = (stab - new_stab).exp_();
-          s.mul_(rescale);
-          z.mul_(rescale.view({n, 1}));
+          s.mul_((stab - new_stab).exp_());
           stab = new_stab;
           phi_k = fk.softmax_from_logits(u, valid_b, stab, false).phi;
         } else {
           phi_k = fk.compute(x, valid_b, stab, false).phi;
         }
-        s_starts[b].copy_(s);
-        z_starts[b].copy_(z);
         stabs[b].copy_(stab);
-        at::Tensor pq = to_chunks(phi_q, chunk), pk = to_chunks(phi_k, chunk);
-        at::Tensor pv = to_chunks(v.narrow(1, r0, r), chunk);
-        CausalBlock cb = causal_block(pq, pk, pv, s, z);
-        at::Tensor num = at::matmul(pq, cb.sx).add_(at::matmul(cb.intra, pv));  // [N, nc, C, dv]
-        out.narrow(1, r0, r).copy_(from_chunks(num.div_(cb.den), r));
+        CausalBlock cb = causal_block(to_chunks(phi_q, chunk), to_chunks(phi_k, chunk),
+                                      to_chunks(v1.narrow(1, r0, r), chunk), s);
+        out.narrow(1, r0, r).copy_(from_chunks(normalise(cb.res), r));
+        const int64_t nc = cb.sc.size(1);
+        prefix[b].narrow(1, 0, nc).copy_(cb.sx);
+        intra[b].narrow(1, 0, nc).copy_(cb.intra);
+        den[b].narrow(1, 0, nc).copy_(cb.res.narrow(-1, dv, 1));
         s.add_(cb.sc.sum(1));
-        z.add_(cb.zc.sum(1));
       }
-      saved = {s_starts, z_starts, stabs};
+      saved = {prefix, intra, den, stabs};
     }
     ctx->saved_data["kind"] = kind_id;
     ctx->saved_data["causal"] = causal;
@@ -295,76 +306,62 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     const int64_t n = qs.size(0), lq = qs.size(1), lk = ks.size(1);
     at::Tensor dq = at::empty_like(qs), dk = at::empty_like(ks), dv = at::empty_like(v);
 
+    const at::Tensor v1 = with_ones(v);  // [N, Lk, dv + 1]
+    const int64_t dvalue = v.size(2);
     if (!causal) {
-      const at::Tensor kv = sv[6], ksum = sv[7], stab = sv[8];
-      at::Tensor dkv = at::zeros_like(kv), dksum = at::zeros_like(ksum);
+      const at::Tensor kv = sv[6], stab = sv[7];  // [N, m', dv + 1], [N, 1, 1]
+      at::Tensor dkv = at::zeros_like(kv);
       for (int64_t r0 = 0; r0 < lq; r0 += block) {
         const int64_t r = std::min(block, lq - r0);
         at::Tensor x = qs.narrow(1, r0, r);
         auto f = fq.compute(x, {}, {}, true);
-        at::Tensor den = at::bmm(f.phi, ksum.unsqueeze(2));  // [N, r, 1]
+        at::Tensor den = at::bmm(f.phi, kv.narrow(2, dvalue, 1));  // [N, r, 1]
         den.masked_fill_(den == 0, 1);
-        at::Tensor gb = g.narrow(1, r0, r);
-        at::Tensor dnum = gb / den;                                              // [N, r, dv]
-        at::Tensor dden = (gb * out.narrow(1, r0, r)).sum(-1, true).div_(den).neg_();  // [N, r, 1]
-        at::Tensor dphi = at::bmm(dnum, kv.transpose(1, 2)).add_(dden * ksum.unsqueeze(1));
-        dkv.baddbmm_(f.phi.transpose(1, 2), dnum);
-        dksum.add_((f.phi * dden).sum(1));
-        dq.narrow(1, r0, r).copy_(fq.input_grad(f, x, {}, dphi));
+        at::Tensor gnd = grad_num_den(g.narrow(1, r0, r), out.narrow(1, r0, r), den);  // [N, r, dv + 1]
+        dkv.baddbmm_(f.phi.transpose(1, 2), gnd);
+        dq.narrow(1, r0, r).copy_(fq.input_grad(f, x, {}, at::bmm(gnd, kv.transpose(1, 2))));
       }
       for (int64_t r0 = 0; r0 < lk; r0 += block) {
         const int64_t r = std::min(block, lk - r0);
         at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
         auto f = fk.compute(x, valid_b, stab, true);
-        at::Tensor dphi = at::bmm(v.narrow(1, r0, r), dkv.transpose(1, 2)).add_(dksum.unsqueeze(1));
-        at::Tensor dv_b = dv.narrow(1, r0, r);
-        at::bmm_out(dv_b, f.phi, dkv);
+        at::Tensor dphi = at::bmm(v1.narrow(1, r0, r), dkv.transpose(1, 2));  // [N, r, m']
+        dv.narrow(1, r0, r).copy_(at::bmm(f.phi, dkv.narrow(2, 0, dvalue)));
         dk.narrow(1, r0, r).copy_(fk.input_grad(f, x, valid_b, dphi));
       }
     } else {
-      const at::Tensor s_starts = sv[6], z_starts = sv[7], stabs = sv[8];
-      const int64_t blocks = s_starts.size(0);
-      // Suffix sums over later blocks of phi(Q)^T dnum and phi(Q)^T dden, in this block's key units.
-      at::Tensor rs = at::zeros_like(s_starts[0]), rz = at::zeros_like(z_starts[0]);
+      const at::Tensor prefix = sv[6], intra_all = sv[7], den_all = sv[8], stabs = sv[9];
+      const int64_t blocks = stabs.size(0);
+      // Suffix sum over later blocks of phi(Q)^T d[num, den], in this block's key units.
+      at::Tensor rs = at::zeros({n, prefix.size(3), prefix.size(4)}, qs.options());  // [N, m', dv + 1]
       for (int64_t b = blocks - 1; b >= 0; --b) {
         const int64_t r0 = b * block, r = std::min(block, lq - r0);
+        const int64_t nc = (r + chunk - 1) / chunk;
         at::Tensor xq = qs.narrow(1, r0, r), xk = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
         auto fqo = fq.compute(xq, {}, {}, true);
         auto fko = fk.compute(xk, valid_b, stabs[b], true);
         at::Tensor pq = to_chunks(fqo.phi, chunk), pk = to_chunks(fko.phi, chunk);
-        at::Tensor pv = to_chunks(v.narrow(1, r0, r), chunk);
-        at::Tensor pg = to_chunks(g.narrow(1, r0, r), chunk);
-        at::Tensor po = to_chunks(out.narrow(1, r0, r), chunk);
-        CausalBlock cb = causal_block(pq, pk, pv, s_starts[b], z_starts[b]);
-        at::Tensor dnum = pg / cb.den;                                   // [N, nc, C, dv]
-        at::Tensor dden = (pg * po).sum(-1, true).div_(cb.den).neg_();   // [N, nc, C, 1]
+        at::Tensor pv1 = to_chunks(v1.narrow(1, r0, r), chunk);
+        at::Tensor sx = prefix[b].narrow(1, 0, nc), intra = intra_all[b].narrow(1, 0, nc);
+        at::Tensor gnd = grad_num_den(to_chunks(g.narrow(1, r0, r), chunk),
+                                      to_chunks(out.narrow(1, r0, r), chunk),
+                                      den_all[b].narrow(1, 0, nc));  // [N, nc, C, dv + 1]
         // d loss / d intra[i, l] for l <= i.
-        at::Tensor p = at::matmul(dnum, pv.transpose(-1, -2)).add_(dden).tril_();  // [N, nc, C, C]
-        at::Tensor dphi_q = at::matmul(dnum, cb.sx.transpose(-1, -2))
-                                .add_(dden * cb.zx.unsqueeze(2))
-                                .add_(at::matmul(p, pk));
-        at::Tensor tc = at::matmul(pq.transpose(-1, -2), dnum);  // [N, nc, m, dv]
-        at::Tensor tz = (pq * dden).sum(2);                      // [N, nc, m]
+        at::Tensor p = at::matmul(gnd, pv1.transpose(-1, -2)).tril_();  // [N, nc, C, C]
+        at::Tensor dphi_q = at::matmul(gnd, sx.transpose(-1, -2)).add_(at::matmul(p, pk));
+        at::Tensor tc = at::matmul(pq.transpose(-1, -2), gnd);  // [N, nc, m', dv + 1]
+        at::Tensor tc_total = tc.sum(1);
         // Sum over the chunks after each chunk, plus the later blocks.
-        at::Tensor tc_total = tc.sum(1), tz_total = tz.sum(1);
         at::Tensor rx = tc.cumsum(1).neg_().add_(tc_total.unsqueeze(1)).add_(rs.unsqueeze(1));
-        at::Tensor rzx = tz.cumsum(1).neg_().add_(tz_total.unsqueeze(1)).add_(rz.unsqueeze(1));
-        at::Tensor dphi_k = at::matmul(pv, rx.transpose(-1, -2))
-                                .add_(rzx.unsqueeze(2))
-                                .add_(at::matmul(p.transpose(-1, -2), pq));
-        at::Tensor dvp = at::matmul(pk, rx).add_(at::matmul(cb.intra.transpose(-1, -2), dnum));
+        at::Tensor dphi_k = at::matmul(pv1, rx.transpose(-1, -2)).add_(at::matmul(p.transpose(-1, -2), pq));
+        at::Tensor dv1 = at::matmul(pk, rx).add_(at::matmul(intra.transpose(-1, -2), gnd));
         dq.narrow(1, r0, r).copy_(fq.input_grad(fqo, xq, {}, from_chunks(dphi_q, r)));
         dk.narrow(1, r0, r).copy_(fk.input_grad(fko, xk, valid_b, from_chunks(dphi_k, r)));
-        dv.narrow(1, r0, r).copy_(from_chunks(dvp, r));
+        dv.narrow(1, r0, r).copy_(from_chunks(dv1, r).narrow(2, 0, dvalue));
         rs.add_(tc_total);
-        rz.add_(tz_total);
-        if (kind == FeatureKind::softmax && b > 0) {
-          at::Tensor rescale = (stabs[b - 1] - stabs[b]).exp_();  // <= 1: the maximum only grows
-          rs.mul_(rescale);
-          rz.mul_(rescale.view({n, 1}));
-        }
+        if (kind == FeatureKind::softmax && b > 0) rs.mul_((stabs[b - 1] - stabs[b]).exp_());  // <= 1
       }
     }
     return {dq, dk, dv, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),

@@ -20,7 +20,7 @@ struct MultiheadAttentionOptions {
   TORCH_ARG(ProjectionKind, projection) = ProjectionKind::orthogonal;  // how W is drawn
   TORCH_ARG(int64_t, redraw_interval) = 1000;  // training forward calls between redraws; 0: never
   TORCH_ARG(uint64_t, seed) = 0;               // projection seed; draw n uses (seed, n)
-  TORCH_ARG(int64_t, causal_chunk_size) = 128; // C for the causal prefix sums
+  TORCH_ARG(int64_t, causal_chunk_size) = 64;  // C for the causal prefix sums
   TORCH_ARG(bool, bias) = true;                // biases in the q/k/v and output projections
 };
 

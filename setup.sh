@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Installs what performer needs (Debian 12 packages), builds it, and runs the main job or the tests.
+#   bash setup.sh demo    install, build, run the main job on bundled data
+#   bash setup.sh test    install, build, run the whole test suite (ctest)
+#   bash setup.sh install | build      one step only
+# Run as root (or with sudo) on Debian 12. Idempotent: packages already present are not reinstalled.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+BUILD_DIR=${BUILD_DIR:-build}
+JOBS=${JOBS:-$(nproc)}
+PACKAGES=(
+  build-essential cmake ccache pkg-config
+  libtorch-dev libopenblas0-openmp libgloo-dev
+  libseqan3-dev zlib1g-dev libbz2-dev
+  qt6-base-dev qt6-svg-dev
+  libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
+  mmseqs2-examples xvfb xauth
+)
+
+log() { printf '[setup] %s\n' "$*" >&2; }
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    local sudo=""
+    [[ $(id -u) -eq 0 ]] || sudo="sudo"
+    log "installing: ${missing[*]}"
+    $sudo apt-get update -q
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
+  else
+    log "all packages present"
+  fi
+  # LibTorch's matmul goes through libblas.so.3: the reference BLAS there is ~80x slower than OpenBLAS.
+  local blas
+  blas=$(update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | awk '/^Value:/ {print $2}')
+  if [[ $blas != *openblas* ]]; then
+    log "libblas.so.3 points to '${blas:-nothing}': switching it to OpenBLAS (openmp)"
+    update-alternatives --set libblas.so.3-x86_64-linux-gnu \
+      /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3
+    update-alternatives --set liblapack.so.3-x86_64-linux-gnu \
+      /usr/lib/x86_64-linux-gnu/openblas-openmp/liblapack.so.3 || true
+  fi
+}
+
+build() {
+  log "building in $BUILD_DIR (Release, $JOBS jobs)"
+  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >/dev/null
+  cmake --build "$BUILD_DIR" -j "$JOBS"
+}
+
+demo() {
+  local out=${OUT_DIR:-results}
+  mkdir -p "$out"
+  "$BUILD_DIR/performer" info
+  log "attention benchmark: exact vs FAVOR+ vs dummy, bidirectional and causal (a few minutes)"
+  "$BUILD_DIR/performer" bench attention --lengths 1024,2048,4096,8192 --repeats 3 \
+    --csv "$out/bench-attention.csv"
+  "$BUILD_DIR/performer" bench approx --seeds 4 --csv "$out/bench-approx.csv"
+  log "tables written to $out/"
+}
+
+run_tests() {
+  QT_QPA_PLATFORM=offscreen ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+}
+
+[[ $# -gt 0 ]] || { sed -n '2,7p' "$0"; exit 2; }
+for step in "$@"; do
+  case $step in
+    install) install_packages ;;
+    build) build ;;
+    demo) install_packages; build; demo ;;
+    test) install_packages; build; run_tests ;;
+    *) echo "setup.sh: unknown step '$step' (install, build, demo, test)" >&2; exit 2 ;;
+  esac
+done
