@@ -3,11 +3,13 @@
 #include <torch/cuda.h>
 
 #include <iostream>
+#include <array>
 #include <memory>
 #include <sstream>
 
 #include "cli/commands.h"
 #include "cli/table.h"
+#include "bio/bench_data.h"
 #include "core/bench_attention.h"
 #include "core/errors.h"
 
@@ -96,6 +98,21 @@ void run_approx(ApproxArgs& args) {
   }
 }
 
+void run_data(const std::string& file, const std::string& unknown, const std::string& csv) {
+  const auto policy = bio::parse_unknown_policy(unknown);
+  Table table;
+  table.header = {"stage", "compression", "records", "residues", "file_mb", "text_mb", "seconds",
+                  "text_mb_per_s", "peak_rss_mib"};
+  for (const auto& r : {bio::bench_read(file), bio::bench_parse(file, policy)}) {
+    table.rows.push_back({r.stage, r.compression, std::to_string(r.records), std::to_string(r.residues),
+                          format_number(r.file_bytes / 1e6, 1), format_number(r.text_bytes / 1e6, 1),
+                          format_number(r.seconds, 3), format_number(r.text_mb_per_s, 1),
+                          std::to_string(r.peak_rss_mib)});
+  }
+  std::cout << "input speed on one thread (" << file << ")\n" << table.text();
+  if (!csv.empty()) table.write_csv(csv);
+}
+
 }  // namespace
 
 void setup_bench(CLI::App& sub, const GlobalOptions& global) {
@@ -139,6 +156,15 @@ void setup_bench(CLI::App& sub, const GlobalOptions& global) {
       ->delimiter(',')->capture_default_str();
   apx->add_flag("--causal", p.config.causal, "causal attention");
   apx->add_option("--csv", p.csv, "CSV output file ('' for none)")->capture_default_str();
+  auto data_args = std::make_shared<std::array<std::string, 3>>(
+      std::array<std::string, 3>{"", "x", "performer-bench-data.csv"});
+  auto* dat = sub.add_subcommand("data", "FASTA input speed: decompression alone, then parse + tokenize");
+  dat->add_option("file", (*data_args)[0], "FASTA file (plain, gzip, bzip2)")->required();
+  dat->add_option("--unknown", (*data_args)[1], "policy for unknown characters: x, skip or error")
+      ->check(CLI::IsMember({"x", "skip", "error"}))->capture_default_str();
+  dat->add_option("--csv", (*data_args)[2], "CSV output file ('' for none)")->capture_default_str();
+  dat->callback([data_args] { run_data((*data_args)[0], (*data_args)[1], (*data_args)[2]); });
+
   apx->callback([approx_args, &global] {
     apply_global_options(global);
     run_approx(*approx_args);

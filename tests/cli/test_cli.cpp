@@ -117,3 +117,108 @@ TEST(Cli, BenchApproxWritesErrorsThatShrinkWithFeatures) {
   EXPECT_NE(text.find("0.25,favor_softmax,orthogonal,8,"), std::string::npos) << text;
   EXPECT_NE(text.find("0.25,favor_relu,orthogonal,256,"), std::string::npos) << text;
 }
+
+namespace {
+
+// A folder of the running test's own: ctest runs tests in parallel.
+std::filesystem::path test_dir() {
+  static std::string made;
+  const std::string name = ::testing::UnitTest::GetInstance()->current_test_info()->name();
+  auto dir = std::filesystem::temp_directory_path() / ("performer-cli-test-" + name);
+  if (made != name) {
+    std::filesystem::remove_all(dir);
+    std::filesystem::create_directories(dir);
+    made = name;
+  }
+  return dir;
+}
+
+std::string write(const std::string& name, const std::string& text) {
+  auto path = test_dir() / name;
+  std::ofstream(path, std::ios::binary) << text;
+  return path.string();
+}
+
+const std::string kFasta =
+    ">sp|P00974|BPT1_BOVIN Pancreatic trypsin inhibitor OS=Bos taurus OX=9913 PE=1 SV=2\n"
+    "MKMSRLCLSVALLVLLGTLAASTPGCDTSNQAKAQRPDFCLEPPYTGPCKARIIRYFYNA\n"
+    "KAGLCQTFVYGGCRAKRNNFKSAEDCMRTCGGAIGPWENL\n"
+    ">tr|Q00001|Q00001_HUMAN Other OS=Homo sapiens OX=9606 PE=4 SV=1\n"
+    "MKVLAAGGW\n"
+    ">UniRef50_Q00002 Cluster n=3 Tax=Homo sapiens TaxID=9606 RepID=Q00002_HUMAN\n"
+    "ACDEFGHIKLMNPQRSTVWY\n";
+
+}  // namespace
+
+TEST(CliData, StatsCountsRecordsLengthsAndHeaderKinds) {
+  Result r = run("data stats " + write("stats.fasta", kFasta));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("records            3\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("residues           129\n"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("length min/mean/max 9 / 43.0 / 100"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("uniprotkb/swiss-prot"), std::string::npos);
+  EXPECT_NE(r.output.find("uniref (UniRef50)"), std::string::npos);
+  EXPECT_NE(r.output.find("unknown characters: none"), std::string::npos);
+  // stdin as '-'
+  Result piped = run("data stats - < " + write("stdin.fasta", kFasta));
+  EXPECT_EQ(piped.code, 0);
+  EXPECT_NE(piped.output.find("records            3\n"), std::string::npos);
+}
+
+TEST(CliData, CheckReportsTheFirstProblemAndTheCount) {
+  Result ok = run("data check " + write("ok.fasta", kFasta));
+  EXPECT_EQ(ok.code, 0) << ok.output;
+  const std::string bad = kFasta + ">tr|Q00001|DUP dup\nMK-V\n>x\nAC*GT\n>y\n\n";
+  Result r = run("data check " + write("bad.fasta", bad));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_EQ(r.output.rfind("error: ", 0), 0u) << r.output;
+  EXPECT_NE(r.output.find("record 4 (tr|Q00001|DUP): unexpected character '-' at position 3"), std::string::npos)
+      << r.output;
+  EXPECT_NE(r.output.find("(4 problems in 6 records)"), std::string::npos) << r.output;  // '-', duplicate, '*', empty
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  Result longer = run("data check --max-length 50 " + write("long.fasta", kFasta));
+  EXPECT_EQ(longer.code, 1);
+  EXPECT_NE(longer.output.find("100 residues, longer than --max-length 50"), std::string::npos) << longer.output;
+}
+
+TEST(CliData, SplitWritesThreeFilesThatPartitionTheInput) {
+  std::string many;
+  for (int i = 0; i < 400; ++i) many += ">sp|X" + std::to_string(i) + "|E_HUMAN x\nMKVLA\n";
+  auto dir = test_dir() / "split";
+  Result r = run("data split " + write("many.fasta", many) + " --out " + dir.string() + " --valid 0.1 --test 0.1");
+  ASSERT_EQ(r.code, 0) << r.output;
+  int total = 0;
+  for (const char* name : {"train.fasta", "valid.fasta", "test.fasta"}) {
+    const std::string text = read_file(dir / name);
+    const int n = static_cast<int>(std::count(text.begin(), text.end(), '>'));
+    EXPECT_GT(n, 10) << name;
+    total += n;
+  }
+  EXPECT_EQ(total, 400);
+  // Splitting again after adding records moves none of the old ones.
+  Result again = run("data split " + write("more.fasta", many + ">sp|NEW|E_HUMAN x\nMK\n") + " --out " +
+                     (dir / "again").string() + " --valid 0.1 --test 0.1");
+  ASSERT_EQ(again.code, 0);
+  for (const char* name : {"valid.fasta", "test.fasta"}) {
+    const std::string before = read_file(dir / name), after = read_file(dir / "again" / name);
+    EXPECT_EQ(after.substr(0, before.size()), before) << name;
+  }
+}
+
+TEST(CliData, MissingFilesAndDirectoriesAreOneLineErrors) {
+  Result missing = run("data stats /no/such/file.fasta");
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_EQ(missing.output, "error: cannot open '/no/such/file.fasta': No such file or directory\n");
+  Result dir = run("data stats /tmp");
+  EXPECT_EQ(dir.code, 1);
+  EXPECT_EQ(dir.output, "error: '/tmp' is a directory, not a sequence file\n");
+  Result empty = run("data stats " + write("empty.fasta", ""));
+  EXPECT_EQ(empty.code, 1);
+  EXPECT_NE(empty.output.find("holds no FASTA records"), std::string::npos);
+}
+
+TEST(CliBench, DataReportsReadAndParseSpeed) {
+  Result r = run("bench data --csv '' " + write("speed.fasta", kFasta));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("parse+tokenize  plain              3       129"), std::string::npos) << r.output;
+}

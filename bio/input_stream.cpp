@@ -1,0 +1,203 @@
+#include "bio/input_stream.h"
+
+#include <bzlib.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <streambuf>
+#include <vector>
+
+#include "core/errors.h"
+
+namespace performer::bio {
+
+std::string to_string(Compression compression) {
+  switch (compression) {
+    case Compression::none: return "plain";
+    case Compression::gzip: return "gzip";
+    case Compression::bzip2: return "bzip2";
+  }
+  return "?";
+}
+
+// A streambuf over a FILE*, inflating gzip or bzip2 on the fly. Errors are kept, not thrown through
+// the parser: the stream just ends, and InputStream::check() reports why.
+class InputStream::Buffer : public std::streambuf {
+ public:
+  static constexpr size_t kBlock = 1 << 20;
+
+  Buffer(std::FILE* file, bool owns, std::string path)
+      : file_(file), owns_(owns), path_(std::move(path)), raw_(kBlock), out_(kBlock) {
+    fill_raw();
+    const auto* b = reinterpret_cast<const unsigned char*>(raw_.data());
+    if (raw_end_ >= 2 && b[0] == 0x1f && b[1] == 0x8b) {
+      compression_ = Compression::gzip;
+      std::memset(&z_, 0, sizeof z_);
+      if (inflateInit2(&z_, 15 + 32) != Z_OK) fail("cannot start gzip decompression");
+    } else if (raw_end_ >= 3 && b[0] == 'B' && b[1] == 'Z' && b[2] == 'h') {
+      compression_ = Compression::bzip2;
+      std::memset(&bz_, 0, sizeof bz_);
+      if (BZ2_bzDecompressInit(&bz_, 0, 0) != BZ_OK) fail("cannot start bzip2 decompression");
+    }
+    setg(out_.data(), out_.data(), out_.data());
+  }
+
+  ~Buffer() override {
+    if (compression_ == Compression::gzip) inflateEnd(&z_);
+    if (compression_ == Compression::bzip2) BZ2_bzDecompressEnd(&bz_);
+    if (owns_ && file_) std::fclose(file_);
+  }
+
+  Compression compression() const { return compression_; }
+  const std::string& error() const { return error_; }
+  uint64_t consumed() const { return consumed_; }
+  uint64_t produced() const { return produced_; }
+
+ protected:
+  int_type underflow() override {
+    if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
+    if (!error_.empty() || finished_) return traits_type::eof();
+    const size_t n = compression_ == Compression::none ? next_plain() : next_compressed();
+    produced_ += n;
+    if (n == 0) return traits_type::eof();
+    setg(out_.data(), out_.data(), out_.data() + n);
+    return traits_type::to_int_type(*gptr());
+  }
+
+ private:
+  void fill_raw() {
+    raw_pos_ = 0;
+    raw_end_ = std::fread(raw_.data(), 1, raw_.size(), file_);
+    consumed_ += raw_end_;
+    if (raw_end_ == 0 && std::ferror(file_)) fail(std::string("read error: ") + std::strerror(errno));
+  }
+
+  void fail(const std::string& message) {
+    if (error_.empty()) error_ = message;
+  }
+
+  size_t next_plain() {
+    if (raw_pos_ == raw_end_) fill_raw();
+    if (raw_pos_ == raw_end_) {
+      finished_ = true;
+      return 0;
+    }
+    // Hand the raw block over without copying by swapping buffers.
+    std::swap(raw_, out_);
+    const size_t n = raw_end_ - raw_pos_;
+    if (raw_pos_ != 0) std::memmove(out_.data(), out_.data() + raw_pos_, n);
+    raw_pos_ = raw_end_ = 0;
+    return n;
+  }
+
+  // Decompresses until the output block is full or the data ends (or an error is recorded). Full
+  // blocks matter: seqan3 peeks at the first bytes for magic numbers and puts them back, which only
+  // works within one block.
+  size_t next_compressed() {
+    size_t produced = 0;
+    while (produced < out_.size()) {
+      if (raw_pos_ == raw_end_) {
+        fill_raw();
+        if (raw_end_ == 0) {
+          if (in_member_) fail(to_string(compression_) + " data ends early: the file is truncated");
+          finished_ = true;
+          return produced;
+        }
+      }
+      const size_t avail_in = raw_end_ - raw_pos_;
+      const size_t avail_out = out_.size() - produced;
+      size_t used_in = 0;
+      bool member_end = false;
+      if (compression_ == Compression::gzip) {
+        z_.next_in = reinterpret_cast<Bytef*>(raw_.data() + raw_pos_);
+        z_.avail_in = static_cast<uInt>(avail_in);
+        z_.next_out = reinterpret_cast<Bytef*>(out_.data() + produced);
+        z_.avail_out = static_cast<uInt>(avail_out);
+        const int rc = inflate(&z_, Z_NO_FLUSH);
+        used_in = avail_in - z_.avail_in;
+        produced += avail_out - z_.avail_out;
+        if (rc == Z_STREAM_END) member_end = true;
+        else if (rc != Z_OK && rc != Z_BUF_ERROR) {
+          fail(std::string("corrupt gzip data (") + (z_.msg ? z_.msg : "inflate failed") + ")");
+          return produced;
+        }
+      } else {
+        bz_.next_in = raw_.data() + raw_pos_;
+        bz_.avail_in = static_cast<unsigned>(avail_in);
+        bz_.next_out = out_.data() + produced;
+        bz_.avail_out = static_cast<unsigned>(avail_out);
+        const int rc = BZ2_bzDecompress(&bz_);
+        used_in = avail_in - bz_.avail_in;
+        produced += avail_out - bz_.avail_out;
+        if (rc == BZ_STREAM_END) member_end = true;
+        else if (rc != BZ_OK) {
+          fail("corrupt bzip2 data (error " + std::to_string(rc) + ")");
+          return produced;
+        }
+      }
+      raw_pos_ += used_in;
+      in_member_ = !member_end;
+      if (member_end) {
+        // Concatenated members (as `cat a.gz b.gz` or pigz/pbzip2 write) continue the same stream.
+        if (compression_ == Compression::gzip) inflateReset(&z_);
+        else {
+          BZ2_bzDecompressEnd(&bz_);
+          std::memset(&bz_, 0, sizeof bz_);
+          BZ2_bzDecompressInit(&bz_, 0, 0);
+        }
+      }
+    }
+    return produced;
+  }
+
+  std::FILE* file_;
+  bool owns_;
+  std::string path_;
+  std::vector<char> raw_, out_;
+  size_t raw_pos_ = 0, raw_end_ = 0;
+  uint64_t consumed_ = 0;  // raw bytes read from the file
+  uint64_t produced_ = 0;  // bytes handed to the reader (after decompression)
+  Compression compression_ = Compression::none;
+  z_stream z_{};
+  bz_stream bz_{};
+  bool in_member_ = false;  // inside a compressed member that has not ended yet
+  bool finished_ = false;
+  std::string error_;
+};
+
+InputStream::InputStream(const std::string& path) {
+  std::FILE* file = nullptr;
+  bool owns = true;
+  if (path == "-") {
+    file = stdin;
+    owns = false;
+  } else {
+    std::error_code ec;
+    if (std::filesystem::is_directory(path, ec)) throw InputError("'" + path + "' is a directory, not a sequence file");
+    file = std::fopen(path.c_str(), "rb");
+    if (!file) throw InputError("cannot open '" + path + "': " + std::strerror(errno));
+  }
+  buffer_ = std::make_unique<Buffer>(file, owns, path == "-" ? "stdin" : path);
+  stream_ = std::make_unique<std::istream>(buffer_.get());
+  path_ = path;
+  check();
+}
+
+InputStream::~InputStream() = default;
+
+std::istream& InputStream::stream() { return *stream_; }
+const std::string& InputStream::path() const { return path_; }
+Compression InputStream::compression() const { return buffer_->compression(); }
+uint64_t InputStream::compressed_bytes_read() const { return buffer_->consumed(); }
+uint64_t InputStream::bytes_read() const { return buffer_->produced(); }
+
+void InputStream::check() const {
+  if (!buffer_->error().empty()) {
+    throw InputError("'" + (path_ == "-" ? std::string("stdin") : path_) + "': " + buffer_->error());
+  }
+}
+
+}  // namespace performer::bio

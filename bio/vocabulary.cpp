@@ -1,0 +1,93 @@
+#include "bio/vocabulary.h"
+
+#include <cctype>
+
+#include "core/errors.h"
+
+namespace performer::bio {
+namespace {
+
+std::array<int32_t, 256> make_table() {
+  std::array<int32_t, 256> table;
+  table.fill(-1);
+  for (size_t i = 0; i < Vocabulary::kResidues.size(); ++i) {
+    const char c = Vocabulary::kResidues[i];
+    table[static_cast<unsigned char>(c)] = Vocabulary::kFirstResidue + static_cast<int32_t>(i);
+    table[static_cast<unsigned char>(std::tolower(c))] = Vocabulary::kFirstResidue + static_cast<int32_t>(i);
+  }
+  return table;
+}
+
+std::string printable(char c) {
+  const auto u = static_cast<unsigned char>(c);
+  if (std::isprint(u)) return std::string("'") + c + "'";
+  char buf[16];
+  std::snprintf(buf, sizeof buf, "byte 0x%02X", u);
+  return buf;
+}
+
+}  // namespace
+
+const std::array<int32_t, 256> Vocabulary::kTable = make_table();
+
+UnknownPolicy parse_unknown_policy(const std::string& name) {
+  if (name == "error") return UnknownPolicy::error;
+  if (name == "x") return UnknownPolicy::x;
+  if (name == "skip") return UnknownPolicy::skip;
+  throw ConfigError("unknown policy '" + name + "' for unknown residues (expected x, skip or error)");
+}
+
+std::string to_string(UnknownPolicy policy) {
+  switch (policy) {
+    case UnknownPolicy::error: return "error";
+    case UnknownPolicy::x: return "x";
+    case UnknownPolicy::skip: return "skip";
+  }
+  return "?";
+}
+
+char Vocabulary::letter(int32_t id) {
+  if (id >= kFirstResidue && id < kSize) return kResidues[id - kFirstResidue];
+  return '?';
+}
+
+std::string Vocabulary::token_name(int32_t id) {
+  switch (id) {
+    case kPad: return "<pad>";
+    case kCls: return "<cls>";
+    case kEos: return "<eos>";
+    case kMask: return "<mask>";
+    case kUnk: return "<unk>";
+    default: return std::string(1, letter(id));
+  }
+}
+
+bool Vocabulary::encode(std::string_view sequence, UnknownPolicy policy, std::vector<int32_t>& out,
+                        const std::string& where) {
+  const size_t start = out.size();
+  out.resize(start + sequence.size());
+  int32_t* dst = out.data() + start;
+  for (size_t i = 0; i < sequence.size(); ++i) {
+    const int32_t id = kTable[static_cast<unsigned char>(sequence[i])];
+    if (id >= 0) {
+      dst[i] = id;
+      continue;
+    }
+    switch (policy) {
+      case UnknownPolicy::x:
+        dst[i] = kFirstResidue + 20;  // X
+        break;
+      case UnknownPolicy::skip:
+        out.resize(start);
+        return false;
+      case UnknownPolicy::error:
+        out.resize(start);
+        throw InputError((where.empty() ? std::string() : where + ": ") + "unexpected character " +
+                         printable(sequence[i]) + " at position " + std::to_string(i + 1) +
+                         " (use --unknown=x to read it as X, or --unknown=skip to drop such records)");
+    }
+  }
+  return true;
+}
+
+}  // namespace performer::bio

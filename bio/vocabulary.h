@@ -1,0 +1,51 @@
+#pragma once
+// The fixed, versioned protein vocabulary: specials, the 20 standard amino acids, then X B Z U O.
+// Its version is stored in every checkpoint; a model only reads tokens of the version it was trained on.
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace performer::bio {
+
+enum class UnknownPolicy {
+  error,  // throw InputError naming the record and position (default)
+  x,      // map the character to X
+  skip,   // drop the whole record (the reader counts it)
+};
+
+UnknownPolicy parse_unknown_policy(const std::string& name);  // "error", "x", "skip"; ConfigError else
+std::string to_string(UnknownPolicy policy);
+
+class Vocabulary {
+ public:
+  static constexpr std::string_view kVersion = "performer-protein-v1";
+  static constexpr int32_t kPad = 0;    // padding, never predicted
+  static constexpr int32_t kCls = 1;    // beginning of sequence (bos / cls)
+  static constexpr int32_t kEos = 2;    // end of sequence; also the separator in concatenated windows
+  static constexpr int32_t kMask = 3;   // masked-LM mask
+  static constexpr int32_t kUnk = 4;    // unknown (only produced on request, never from letters)
+  static constexpr int32_t kFirstResidue = 5;
+  static constexpr std::string_view kResidues = "ACDEFGHIKLMNPQRSTVWYXBZUO";  // ids 5..29
+  static constexpr int32_t kSize = kFirstResidue + static_cast<int32_t>(kResidues.size());  // 30
+  static constexpr int32_t kStandard = 20;  // the first 20 residues are the standard amino acids
+
+  // Token id of a residue letter (either case), or -1 for anything else.
+  static int32_t residue_id(char c) { return kTable[static_cast<unsigned char>(c)]; }
+  static char letter(int32_t id);             // residue letter, or '<'-style name's first char for specials
+  static std::string token_name(int32_t id);  // "A", "<pad>", "<cls>", ...
+  static bool is_special(int32_t id) { return id < kFirstResidue; }
+  static bool is_standard(int32_t id) { return id >= kFirstResidue && id < kFirstResidue + kStandard; }
+
+  // Tokens of a sequence without specials. Characters that are not residues follow the policy:
+  // error throws InputError(where + position + character); x maps to X; skip returns false.
+  // Returns true when the sequence was encoded (always, except skip on an unknown character).
+  static bool encode(std::string_view sequence, UnknownPolicy policy, std::vector<int32_t>& out,
+                     const std::string& where = "");
+
+ private:
+  static const std::array<int32_t, 256> kTable;
+};
+
+}  // namespace performer::bio
