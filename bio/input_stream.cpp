@@ -3,7 +3,12 @@
 #include <bzlib.h>
 #include <zlib.h>
 
+#include <atomic>
 #include <cerrno>
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -23,7 +28,8 @@ std::string to_string(Compression compression) {
   return "?";
 }
 
-// A streambuf over a FILE*, inflating gzip or bzip2 on the fly. Errors are kept, not thrown through
+// A streambuf over a FILE*, inflating gzip or bzip2 on a thread of its own, a few blocks ahead of the
+// parser, so that parsing costs no time beyond the decompression. Errors are kept, not thrown through
 // the parser: the stream just ends, and InputStream::check() reports why.
 class InputStream::Buffer : public std::streambuf {
  public:
@@ -43,24 +49,46 @@ class InputStream::Buffer : public std::streambuf {
       if (BZ2_bzDecompressInit(&bz_, 0, 0) != BZ_OK) fail("cannot start bzip2 decompression");
     }
     setg(out_.data(), out_.data(), out_.data());
+    if (compression_ != Compression::none && error_.empty()) worker_ = std::thread([this] { decompress_ahead(); });
   }
 
   ~Buffer() override {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+    }
+    changed_.notify_all();
+    if (worker_.joinable()) worker_.join();
     if (compression_ == Compression::gzip) inflateEnd(&z_);
     if (compression_ == Compression::bzip2) BZ2_bzDecompressEnd(&bz_);
     if (owns_ && file_) std::fclose(file_);
   }
 
   Compression compression() const { return compression_; }
-  const std::string& error() const { return error_; }
+  std::string error() const {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return error_;
+  }
   uint64_t consumed() const { return consumed_; }
   uint64_t produced() const { return produced_; }
 
  protected:
   int_type underflow() override {
     if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
-    if (!error_.empty() || finished_) return traits_type::eof();
-    const size_t n = compression_ == Compression::none ? next_plain() : next_compressed();
+    size_t n = 0;
+    if (compression_ == Compression::none) {
+      if (!error_.empty() || finished_) return traits_type::eof();
+      n = next_plain();
+    } else {
+      std::unique_lock<std::mutex> lock(mutex_);
+      changed_.wait(lock, [&] { return !ready_.empty() || worker_done_; });
+      if (ready_.empty()) return traits_type::eof();
+      spare_.push_back(std::move(out_));
+      out_ = std::move(ready_.front());
+      ready_.pop_front();
+      n = out_.size();
+      changed_.notify_all();
+    }
     produced_ += n;
     if (n == 0) return traits_type::eof();
     setg(out_.data(), out_.data(), out_.data() + n);
@@ -76,7 +104,32 @@ class InputStream::Buffer : public std::streambuf {
   }
 
   void fail(const std::string& message) {
+    std::lock_guard<std::mutex> lock(mutex_);
     if (error_.empty()) error_ = message;
+  }
+
+  // The decompression thread: keeps up to two blocks ready for underflow().
+  void decompress_ahead() {
+    while (true) {
+      std::vector<char> block;
+      {
+        std::unique_lock<std::mutex> lock(mutex_);
+        changed_.wait(lock, [&] { return stop_ || ready_.size() < 2; });
+        if (stop_) return;
+        if (!spare_.empty()) {
+          block = std::move(spare_.back());
+          spare_.pop_back();
+        }
+      }
+      block.resize(kBlock);
+      const size_t n = next_compressed(block);
+      block.resize(n);
+      std::lock_guard<std::mutex> lock(mutex_);
+      if (n > 0) ready_.push_back(std::move(block));
+      if (finished_ || !error_.empty()) worker_done_ = true;
+      changed_.notify_all();
+      if (worker_done_) return;
+    }
   }
 
   size_t next_plain() {
@@ -96,9 +149,9 @@ class InputStream::Buffer : public std::streambuf {
   // Decompresses until the output block is full or the data ends (or an error is recorded). Full
   // blocks matter: seqan3 peeks at the first bytes for magic numbers and puts them back, which only
   // works within one block.
-  size_t next_compressed() {
+  size_t next_compressed(std::vector<char>& out) {
     size_t produced = 0;
-    while (produced < out_.size()) {
+    while (produced < out.size()) {
       if (raw_pos_ == raw_end_) {
         fill_raw();
         if (raw_end_ == 0) {
@@ -108,13 +161,13 @@ class InputStream::Buffer : public std::streambuf {
         }
       }
       const size_t avail_in = raw_end_ - raw_pos_;
-      const size_t avail_out = out_.size() - produced;
+      const size_t avail_out = out.size() - produced;
       size_t used_in = 0;
       bool member_end = false;
       if (compression_ == Compression::gzip) {
         z_.next_in = reinterpret_cast<Bytef*>(raw_.data() + raw_pos_);
         z_.avail_in = static_cast<uInt>(avail_in);
-        z_.next_out = reinterpret_cast<Bytef*>(out_.data() + produced);
+        z_.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
         z_.avail_out = static_cast<uInt>(avail_out);
         const int rc = inflate(&z_, Z_NO_FLUSH);
         used_in = avail_in - z_.avail_in;
@@ -122,12 +175,13 @@ class InputStream::Buffer : public std::streambuf {
         if (rc == Z_STREAM_END) member_end = true;
         else if (rc != Z_OK && rc != Z_BUF_ERROR) {
           fail(std::string("corrupt gzip data (") + (z_.msg ? z_.msg : "inflate failed") + ")");
+          finished_ = true;
           return produced;
         }
       } else {
         bz_.next_in = raw_.data() + raw_pos_;
         bz_.avail_in = static_cast<unsigned>(avail_in);
-        bz_.next_out = out_.data() + produced;
+        bz_.next_out = out.data() + produced;
         bz_.avail_out = static_cast<unsigned>(avail_out);
         const int rc = BZ2_bzDecompress(&bz_);
         used_in = avail_in - bz_.avail_in;
@@ -135,6 +189,7 @@ class InputStream::Buffer : public std::streambuf {
         if (rc == BZ_STREAM_END) member_end = true;
         else if (rc != BZ_OK) {
           fail("corrupt bzip2 data (error " + std::to_string(rc) + ")");
+          finished_ = true;
           return produced;
         }
       }
@@ -158,7 +213,7 @@ class InputStream::Buffer : public std::streambuf {
   std::string path_;
   std::vector<char> raw_, out_;
   size_t raw_pos_ = 0, raw_end_ = 0;
-  uint64_t consumed_ = 0;  // raw bytes read from the file
+  std::atomic<uint64_t> consumed_{0};  // raw bytes read from the file (by the worker, when compressed)
   uint64_t produced_ = 0;  // bytes handed to the reader (after decompression)
   Compression compression_ = Compression::none;
   z_stream z_{};
@@ -166,6 +221,13 @@ class InputStream::Buffer : public std::streambuf {
   bool in_member_ = false;  // inside a compressed member that has not ended yet
   bool finished_ = false;
   std::string error_;
+  // Hand-over between the decompression thread and underflow().
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<std::vector<char>> ready_;  // decompressed blocks, in order
+  std::vector<std::vector<char>> spare_;  // consumed blocks, for reuse
+  bool worker_done_ = false, stop_ = false;
+  std::thread worker_;
 };
 
 InputStream::InputStream(const std::string& path) {

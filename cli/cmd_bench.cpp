@@ -109,7 +109,8 @@ void run_data(const std::string& file, const std::string& unknown, const std::st
                           format_number(r.seconds, 3), format_number(r.text_mb_per_s, 1),
                           std::to_string(r.peak_rss_mib)});
   }
-  std::cout << "input speed on one thread (" << file << ")\n" << table.text();
+  std::cout << "input speed (" << file << "; parsing on one thread, gzip/bzip2 decompressed on another)\n"
+            << table.text();
   if (!csv.empty()) table.write_csv(csv);
 }
 
