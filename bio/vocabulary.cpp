@@ -18,15 +18,15 @@ std::array<int32_t, 256> make_table() {
   return table;
 }
 
-std::string printable(char c) {
+}  // namespace
+
+std::string printable_char(char c) {
   const auto u = static_cast<unsigned char>(c);
   if (std::isprint(u)) return std::string("'") + c + "'";
   char buf[16];
   std::snprintf(buf, sizeof buf, "byte 0x%02X", u);
   return buf;
 }
-
-}  // namespace
 
 const std::array<int32_t, 256> Vocabulary::kTable = make_table();
 
@@ -83,7 +83,7 @@ bool Vocabulary::encode(std::string_view sequence, UnknownPolicy policy, std::ve
       case UnknownPolicy::error:
         out.resize(start);
         throw InputError((where.empty() ? std::string() : where + ": ") + "unexpected character " +
-                         printable(sequence[i]) + " at position " + std::to_string(i + 1) +
+                         printable_char(sequence[i]) + " at position " + std::to_string(i + 1) +
                          " (use --unknown=x to read it as X, or --unknown=skip to drop such records)");
     }
   }

@@ -15,6 +15,9 @@ enum class UnknownPolicy {
   skip,   // drop the whole record (the reader counts it)
 };
 
+// A character for a message: 'A' when printable, else "byte 0x1F".
+std::string printable_char(char c);
+
 UnknownPolicy parse_unknown_policy(const std::string& name);  // "error", "x", "skip"; ConfigError else
 std::string to_string(UnknownPolicy policy);
 

@@ -35,14 +35,6 @@ std::string header_kind_name(const bio::Header& h) {
   return "plain";
 }
 
-std::string show_char(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  if (std::isprint(u)) return std::string("'") + c + "'";
-  char buf[16];
-  std::snprintf(buf, sizeof buf, "0x%02X", u);
-  return buf;
-}
-
 void run_stats(const DataArgs& args) {
   bio::FastaReader reader(args.file);
   bio::SequenceRecord record;
@@ -95,7 +87,7 @@ void run_stats(const DataArgs& args) {
   std::cout << "\n" << comp.text();
   std::cout << "\nunknown characters: "
             << (unknown.empty() ? std::string("none") : std::to_string(records_with_unknown) + " records");
-  for (auto [c, k] : unknown) std::cout << "  " << show_char(c) << " x" << k;
+  for (auto [c, k] : unknown) std::cout << "  " << bio::printable_char(c) << " x" << k;
   std::cout << "\n\n";
   Table kind_table;
   kind_table.header = {"header kind", "records"};

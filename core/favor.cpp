@@ -86,6 +86,18 @@ struct FeatureMap {
     return out;
   }
 
+  // Keys only: features of one block under the running key maximum. For softmax the block may raise
+  // the maximum; `state` accumulated under the old one is then rescaled (as flash attention does).
+  // Softmax features come without the epsilon, which the caller adds once for all keys.
+  at::Tensor key_block(const at::Tensor& x, const at::Tensor& valid, at::Tensor& stab, at::Tensor& state) const {
+    if (kind != FeatureKind::softmax) return compute(x, valid, stab, false).phi;
+    at::Tensor u = logits(x, valid);
+    at::Tensor new_stab = at::maximum(stab, u.amax({1, 2}, true));
+    state.mul_((stab - new_stab).exp_());
+    stab = new_stab;
+    return u.sub_(stab).exp_();
+  }
+
   // d loss / d x for a block, given d loss / d phi; f from compute(..., keep = true).
   at::Tensor input_grad(const Out& f, const at::Tensor& x, const at::Tensor& valid,
                         const at::Tensor& dphi) const {
@@ -214,17 +226,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         const int64_t r = std::min(block, lk - r0);
         at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
-        at::Tensor phi;
-        if (kind == FeatureKind::softmax) {
-          // Online maximum: when a block raises it, rescale what was accumulated (as flash attention).
-          at::Tensor u = fk.logits(x, valid_b);
-          at::Tensor new_stab = at::maximum(stab, u.amax({1, 2}, true));
-          kv.mul_((stab - new_stab).exp_());
-          stab = new_stab;
-          phi = u.sub_(stab).exp_();  // epsilon part added once, below
-        } else {
-          phi = fk.compute(x, valid_b, stab, false).phi;
-        }
+        at::Tensor phi = fk.key_block(x, valid_b, stab, kv);  // softmax: epsilon part added below
         kv.baddbmm_(phi.transpose(1, 2), v1.narrow(1, r0, r));
       }
       if (kind == FeatureKind::softmax && key_eps > 0) {
@@ -256,16 +258,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
         at::Tensor phi_q = fq.compute(qs.narrow(1, r0, r), {}, {}, false).phi;
-        at::Tensor phi_k;
-        if (kind == FeatureKind::softmax) {
-          at::Tensor u = fk.logits(x, valid_b);
-          at::Tensor new_stab = at::maximum(stab, u.amax({1, 2}, true));
-          s.mul_((stab - new_stab).exp_());
-          stab = new_stab;
-          phi_k = fk.softmax_from_logits(u, valid_b, stab, false).phi;
-        } else {
-          phi_k = fk.compute(x, valid_b, stab, false).phi;
-        }
+        at::Tensor phi_k = fk.key_block(x, valid_b, stab, s);  // no epsilon on causal keys
         stabs[b].copy_(stab);
         CausalBlock cb = causal_block(to_chunks(phi_q, chunk), to_chunks(phi_k, chunk),
                                       to_chunks(v1.narrow(1, r0, r), chunk), s);
