@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "bio/header.h"
+#include "core/batch.h"
 #include "bio/vocabulary.h"
 
 namespace performer::bio {
@@ -92,12 +93,7 @@ class WindowPacker {
   std::vector<int32_t> pending_;
 };
 
-struct Batch {
-  at::Tensor tokens;   // [B, L] int64 model inputs
-  at::Tensor targets;  // [B, L] int64 labels, kIgnore where there is no loss
-  at::Tensor padding;  // [B, L] bool, true on padding positions
-  int64_t target_count = 0;  // positions with a label
-};
+using Batch = core::TokenBatch;
 constexpr int64_t kIgnore = -100;
 
 struct MaskingOptions {
@@ -128,11 +124,11 @@ struct LoaderOptions {
 };
 
 // Batches of one pass over a file, built on a background thread. Deterministic for a seed.
-class BatchLoader {
+class BatchLoader : public core::BatchSource {
  public:
   BatchLoader(const std::string& path, ReadOptions read, LoaderOptions options, uint64_t epoch = 0);
-  ~BatchLoader();
-  bool next(Batch& batch);     // false at the end of the pass; rethrows the thread's InputError
+  ~BatchLoader() override;
+  bool next(Batch& batch) override;  // false at the end of the pass; rethrows the thread's InputError
   ReadCounts counts() const;   // after the pass ended
 
  private:

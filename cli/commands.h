@@ -19,6 +19,7 @@ struct Command {
 void setup_info(CLI::App& sub, const GlobalOptions& global);
 void setup_bench(CLI::App& sub, const GlobalOptions& global);
 void setup_data(CLI::App& sub, const GlobalOptions& global);
+void setup_train(CLI::App& sub, const GlobalOptions& global);
 
 // Applies the global options (threads) before a command runs.
 void apply_global_options(const GlobalOptions& global);

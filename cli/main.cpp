@@ -17,6 +17,7 @@ namespace {
 
 const Command kCommands[] = {
     {"info", "LibTorch version, devices, threads, BLAS and a measured matmul speed", setup_info},
+    {"train", "train a protein language model (masked or autoregressive) on FASTA files", setup_train},
     {"data", "look at, validate and split sequence files", setup_data},
     {"bench", "benchmarks: attention speed and memory, FAVOR approximation error", setup_bench},
 };

@@ -23,6 +23,12 @@ class ConfigError : public Error {
   using Error::Error;
 };
 
+// Training cannot go on (a loss that is not finite, ...); says what was kept.
+class TrainingError : public Error {
+ public:
+  using Error::Error;
+};
+
 // Throws ConfigError(message) when condition is false.
 void require_config(bool condition, const std::string& message);
 

@@ -6,6 +6,17 @@
 
 namespace performer::core {
 
+at::Tensor apply_rotary(const at::Tensor& x) {
+  const int64_t l = x.size(2), dh = x.size(3), half = dh / 2;
+  require_config(dh % 2 == 0, "rotary positions need an even head dimension, got " + std::to_string(dh));
+  auto f32 = x.options().dtype(at::kFloat);
+  at::Tensor inv_freq = at::pow(10000.0, at::arange(half, f32) * (-1.0 / half));  // [dh/2]
+  at::Tensor angles = at::outer(at::arange(l, f32), inv_freq);                   // [L, dh/2]
+  at::Tensor cos = angles.cos().to(x.scalar_type()), sin = angles.sin().to(x.scalar_type());
+  at::Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+  return at::cat({x1 * cos - x2 * sin, x1 * sin + x2 * cos}, -1);
+}
+
 MultiheadAttentionImpl::MultiheadAttentionImpl(const MultiheadAttentionOptions& options_)
     : options(options_) {
   reset();
@@ -77,7 +88,12 @@ at::Tensor MultiheadAttentionImpl::forward(const at::Tensor& x, const at::Tensor
   const int64_t b = x.size(0), l = x.size(1), h = options.heads(), dh = options.embed_dim() / h;
   // [B, L, 3E] -> 3 x [B, H, L, dh]
   auto qkv = in_proj->forward(x).view({b, l, 3, h, dh}).permute({2, 0, 3, 1, 4});
-  at::Tensor o = attend(qkv[0], qkv[1], qkv[2], key_padding_mask);  // [B, H, L, dh]
+  at::Tensor q = qkv[0], k = qkv[1];
+  if (options.rotary()) {
+    q = apply_rotary(q);
+    k = apply_rotary(k);
+  }
+  at::Tensor o = attend(q, k, qkv[2], key_padding_mask);  // [B, H, L, dh]
   return out_proj->forward(o.transpose(1, 2).reshape({b, l, options.embed_dim()}));
 }
 

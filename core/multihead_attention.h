@@ -22,7 +22,12 @@ struct MultiheadAttentionOptions {
   TORCH_ARG(uint64_t, seed) = 0;               // projection seed; draw n uses (seed, n)
   TORCH_ARG(int64_t, causal_chunk_size) = 64;  // C for the causal prefix sums
   TORCH_ARG(bool, bias) = true;                // biases in the q/k/v and output projections
+  TORCH_ARG(bool, rotary) = false;             // rotary positions on q and k (no length limit)
 };
+
+// Rotary position embedding of x [B, H, L, dh] (dh even): pairs (i, i + dh/2) rotated by angle
+// position * 10000^(-2i/dh). Relative positions then enter q.k, and any length works.
+at::Tensor apply_rotary(const at::Tensor& x);
 
 class MultiheadAttentionImpl : public torch::nn::Cloneable<MultiheadAttentionImpl> {
  public:

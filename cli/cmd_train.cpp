@@ -1,0 +1,275 @@
+// performer train: train a protein language model (masked or autoregressive) on FASTA files.
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <memory>
+
+#include "bio/dataset.h"
+#include "bio/vocabulary.h"
+#include "cli/commands.h"
+#include "core/checkpoint.h"
+#include "core/errors.h"
+#include "core/trainer.h"
+
+namespace performer::cli {
+namespace {
+
+struct TrainArgs {
+  std::string data, valid, out = "model.pt", log, resume, init_from;
+  std::string preset = "small", objective = "mlm", attention = "favor_relu", positions, projection;
+  int64_t layers = 0, d_model = 0, heads = 0, d_ff = 0, features = 0, max_length = 0;
+  int64_t redraw_interval = -1, concat_length = 0, tokens_per_batch = 16384;
+  std::string max_time;
+  std::string unknown = "x";
+  bio::SplitOptions split;
+  int64_t min_length = 1;
+  bool swissprot_only = false;
+  uint64_t seed = 0;
+  core::TrainOptions train;
+};
+
+// "90", "90s", "30m", "2h" -> seconds.
+double parse_duration(const std::string& text) {
+  if (text.empty()) return 0;
+  size_t used = 0;
+  double value = 0;
+  try {
+    value = std::stod(text, &used);
+  } catch (const std::exception&) {
+    throw ConfigError("--max-time: expected e.g. 90s, 30m or 2h, got '" + text + "'");
+  }
+  const std::string unit = text.substr(used);
+  if (unit.empty() || unit == "s") return value;
+  if (unit == "m") return value * 60;
+  if (unit == "h") return value * 3600;
+  throw ConfigError("--max-time: expected e.g. 90s, 30m or 2h, got '" + text + "'");
+}
+
+core::ModelConfig model_config(const TrainArgs& a) {
+  core::ModelConfig c = core::preset_config(a.preset);
+  c.objective = a.objective;
+  c.attention = core::parse_attention_kind(a.attention);
+  if (a.layers) c.layers = a.layers;
+  if (a.d_model) c.d_model = a.d_model;
+  if (a.heads) c.heads = a.heads;
+  if (a.d_ff) c.d_ff = a.d_ff;
+  if (a.features) c.features = a.features;
+  if (a.max_length) c.max_length = a.max_length;
+  if (a.concat_length) c.max_length = a.concat_length;
+  if (!a.positions.empty()) c.positions = a.positions;
+  if (!a.projection.empty()) c.projection = core::parse_projection_kind(a.projection);
+  if (a.redraw_interval >= 0) c.redraw_interval = a.redraw_interval;
+  c.seed = a.seed;
+  c.vocab_size = bio::Vocabulary::kSize;
+  c.vocabulary = std::string(bio::Vocabulary::kVersion);
+  c.validate();
+  return c;
+}
+
+std::string event_json(const core::TrainEvent& e) {
+  char buf[512];
+  using K = core::TrainEvent::Kind;
+  switch (e.kind) {
+    case K::step:
+      std::snprintf(buf, sizeof buf,
+                    "{\"event\": \"step\", \"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": %.4f, "
+                    "\"tokens_per_second\": %.1f, \"tokens\": %lld, \"seconds\": %.2f}",
+                    static_cast<long long>(e.step), e.loss, e.learning_rate, e.grad_norm, e.tokens_per_second,
+                    static_cast<long long>(e.tokens), e.seconds);
+      break;
+    case K::eval:
+      std::snprintf(buf, sizeof buf,
+                    "{\"event\": \"eval\", \"step\": %lld, \"valid_loss\": %.6f, \"valid_perplexity\": %.4f, "
+                    "\"valid_accuracy\": %.5f, \"valid_tokens\": %lld, \"tokens\": %lld, \"seconds\": %.2f}",
+                    static_cast<long long>(e.step), e.eval.loss, e.eval.perplexity, e.eval.accuracy,
+                    static_cast<long long>(e.eval.tokens), static_cast<long long>(e.tokens), e.seconds);
+      break;
+    case K::checkpoint:
+      std::snprintf(buf, sizeof buf, "{\"event\": \"checkpoint\", \"step\": %lld, \"path\": \"%s\"}",
+                    static_cast<long long>(e.step), e.path.c_str());
+      break;
+    case K::done:
+      std::snprintf(buf, sizeof buf, "{\"event\": \"done\", \"step\": %lld, \"tokens\": %lld, \"seconds\": %.2f}",
+                    static_cast<long long>(e.step), static_cast<long long>(e.tokens), e.seconds);
+      break;
+  }
+  return buf;
+}
+
+// A progress line redrawn in place on a terminal; plain log lines otherwise.
+class Progress {
+ public:
+  Progress() : tty_(isatty(STDERR_FILENO)) {}
+  void operator()(const core::TrainEvent& e) {
+    using K = core::TrainEvent::Kind;
+    char line[256];
+    if (e.kind == K::step) {
+      const double eta = e.step > 0 && e.tokens_per_second > 0 ? e.seconds / e.step * (e.max_steps - e.step) : 0;
+      std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  %s elapsed  eta %s",
+                    static_cast<long long>(e.step), static_cast<long long>(e.max_steps), e.loss, e.learning_rate,
+                    e.tokens_per_second, clock(e.seconds).c_str(), clock(eta).c_str());
+      if (tty_) {
+        const int width = 24, filled = static_cast<int>(width * e.step / std::max<int64_t>(1, e.max_steps));
+        std::fprintf(stderr, "\r[%s%s] %s\033[K", std::string(filled, '#').c_str(),
+                     std::string(width - filled, '.').c_str(), line);
+      } else {
+        std::fprintf(stderr, "%s\n", line);
+      }
+    } else if (e.kind == K::eval) {
+      std::snprintf(line, sizeof line, "eval step %lld: valid loss %.4f  perplexity %.3f  accuracy %.2f%%",
+                    static_cast<long long>(e.step), e.eval.loss, e.eval.perplexity, 100 * e.eval.accuracy);
+      std::fprintf(stderr, tty_ ? "\r%s\033[K\n" : "%s\n", line);
+    } else if (e.kind == K::checkpoint) {
+      if (!tty_) std::fprintf(stderr, "checkpoint step %lld: %s\n", static_cast<long long>(e.step), e.path.c_str());
+    } else {
+      std::fprintf(stderr, tty_ ? "\rdone: %lld steps, %lld tokens, %s\033[K\n" : "done: %lld steps, %lld tokens, %s\n",
+                   static_cast<long long>(e.step), static_cast<long long>(e.tokens), clock(e.seconds).c_str());
+    }
+    std::fflush(stderr);
+  }
+
+ private:
+  static std::string clock(double seconds) {
+    char buf[32];
+    const long s = std::lround(seconds);
+    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
+    return buf;
+  }
+  bool tty_;
+};
+
+void run_train(TrainArgs& a) {
+  if (a.train.device == "cuda" && !torch::cuda::is_available()) {
+    throw ConfigError("--device cuda: this LibTorch has no CUDA device available");
+  }
+  a.train.max_seconds = parse_duration(a.max_time);
+  a.train.checkpoint = a.out;
+  core::ModelConfig config;
+  core::ProteinLM model{nullptr};
+  if (!a.resume.empty()) {
+    config = core::load_checkpoint(a.resume, std::string(bio::Vocabulary::kVersion)).config;
+    model = core::ProteinLM(config);
+  } else if (!a.init_from.empty()) {
+    // Transfer: same parameters, the attention kind of this run (e.g. exact -> favor_softmax).
+    core::Checkpoint from = core::load_checkpoint(a.init_from, std::string(bio::Vocabulary::kVersion));
+    config = from.config;
+    model = from.model;
+    model->set_attention(core::parse_attention_kind(a.attention));
+    config = model->config;
+  } else {
+    config = model_config(a);
+    model = core::ProteinLM(config);
+  }
+
+  bio::ReadOptions read;
+  read.unknown = bio::parse_unknown_policy(a.unknown);
+  read.split = a.split;
+  read.filter.min_length = a.min_length;
+  read.filter.swissprot_only = a.swissprot_only;
+  bio::ReadOptions valid_read = read;
+  std::string valid_path = a.valid;
+  if (valid_path.empty()) {  // hold out the validation split of --data
+    read.only = bio::Split::train;
+    valid_read.only = bio::Split::valid;
+    valid_path = a.data;
+  }
+  bio::LoaderOptions loader;
+  loader.objective = config.causal() ? bio::Objective::ar : bio::Objective::mlm;
+  loader.max_length = config.max_length;
+  loader.concatenate = a.concat_length > 0;
+  loader.tokens_per_batch = std::max(a.tokens_per_batch, config.max_length);
+  loader.seed = a.seed;
+  bio::LoaderOptions valid_loader = loader;
+  valid_loader.shuffle = false;
+  const std::string data = a.data;
+  auto train_source = [data, read, loader](int64_t epoch) -> std::unique_ptr<core::BatchSource> {
+    return std::make_unique<bio::BatchLoader>(data, read, loader, static_cast<uint64_t>(epoch));
+  };
+  auto valid_source = [valid_path, valid_read, valid_loader](int64_t) -> std::unique_ptr<core::BatchSource> {
+    return std::make_unique<bio::BatchLoader>(valid_path, valid_read, valid_loader, 0);
+  };
+
+  std::cerr << "model: " << config.preset << " preset, " << config.objective << ", " << core::to_string(config.attention)
+            << ", " << config.layers << " layers, d " << config.d_model << ", " << config.heads << " heads, "
+            << model->parameter_count() << " parameters; " << at::get_num_threads() << " threads, " << a.train.device
+            << "\n";
+  core::Trainer trainer(model, a.train, train_source, valid_source);
+  if (!a.resume.empty()) {
+    trainer.resume(a.resume);
+    std::cerr << "resumed at step " << trainer.state().step << "\n";
+  }
+  std::unique_ptr<std::ofstream> log;
+  if (!a.log.empty()) {
+    log = std::make_unique<std::ofstream>(a.log, a.resume.empty() ? std::ios::trunc : std::ios::app);
+    if (!*log) throw InputError("cannot write log '" + a.log + "'");
+  }
+  Progress progress;
+  trainer.run([&](const core::TrainEvent& e) {
+    progress(e);
+    if (log) *log << event_json(e) << "\n" << std::flush;
+  });
+}
+
+}  // namespace
+
+void setup_train(CLI::App& sub, const GlobalOptions& global) {
+  auto a = std::make_shared<TrainArgs>();
+  sub.add_option("--data", a->data, "training FASTA (plain, gzip, bzip2)")->required();
+  sub.add_option("--valid", a->valid, "validation FASTA (default: the valid split of --data, by accession hash)");
+  sub.add_option("--out", a->out, "checkpoint to write (atomically, every --checkpoint-every steps and at the end)")
+      ->capture_default_str();
+  sub.add_option("--log", a->log, "metrics log, one JSON object per line (pandas.read_json(lines=True))");
+  sub.add_option("--preset", a->preset, "tiny, small or paper")->check(CLI::IsMember({"tiny", "small", "paper"}))
+      ->capture_default_str();
+  sub.add_option("--objective", a->objective, "mlm (masked, bidirectional) or ar (autoregressive, causal)")
+      ->check(CLI::IsMember({"mlm", "ar"}))->capture_default_str();
+  sub.add_option("--attention", a->attention, "exact, favor_softmax, favor_relu, favor_trig or dummy")
+      ->capture_default_str();
+  sub.add_option("--layers", a->layers, "override the preset's layers");
+  sub.add_option("--d-model", a->d_model, "override the preset's width");
+  sub.add_option("--heads", a->heads, "override the preset's heads");
+  sub.add_option("--d-ff", a->d_ff, "override the preset's feed-forward width");
+  sub.add_option("--features", a->features, "random features m (favor kinds)");
+  sub.add_option("--projection", a->projection, "orthogonal, iid or identity");
+  sub.add_option("--redraw-interval", a->redraw_interval, "steps between projection redraws (0: never)");
+  sub.add_option("--max-length", a->max_length, "training length in tokens; longer sequences are randomly cropped");
+  sub.add_option("--positions", a->positions, "rotary or learned")->check(CLI::IsMember({"rotary", "learned"}));
+  sub.add_option("--concat-length", a->concat_length,
+                 "pack sequences into windows of this many tokens instead of cropping (e.g. 8192)");
+  sub.add_option("--tokens-per-batch", a->tokens_per_batch, "batch size in tokens (after padding)")->capture_default_str();
+  sub.add_option("--lr", a->train.learning_rate, "peak learning rate")->capture_default_str();
+  sub.add_option("--weight-decay", a->train.weight_decay, "AdamW weight decay")->capture_default_str();
+  sub.add_option("--warmup", a->train.warmup_steps, "warm-up steps")->capture_default_str();
+  sub.add_option("--max-steps", a->train.max_steps, "optimiser steps (the schedule's length)")->capture_default_str();
+  sub.add_option("--max-time", a->max_time, "stop after this much training time: 90s, 30m, 2h");
+  sub.add_option("--accumulation", a->train.accumulation, "batches per optimiser step")->capture_default_str();
+  sub.add_option("--clip", a->train.clip_norm, "gradient norm clip (0: none)")->capture_default_str();
+  sub.add_option("--eval-every", a->train.eval_every, "steps between evaluations")->capture_default_str();
+  sub.add_option("--eval-batches", a->train.eval_batches, "batches per evaluation (0: all)")->capture_default_str();
+  sub.add_option("--checkpoint-every", a->train.checkpoint_every, "steps between checkpoints")->capture_default_str();
+  sub.add_option("--log-every", a->train.log_every, "steps between progress lines")->capture_default_str();
+  sub.add_option("--seed", a->seed, "seed of initialisation, projections, crops, masking, shuffling")->capture_default_str();
+  sub.add_option("--resume", a->resume, "continue the run of this checkpoint (same data and options)");
+  sub.add_option("--init-from", a->init_from,
+                 "start from this checkpoint's weights with --attention (e.g. exact -> favor_softmax)");
+  sub.add_option("--unknown", a->unknown, "characters that are not residues: x, skip or error")
+      ->check(CLI::IsMember({"x", "skip", "error"}))->capture_default_str();
+  sub.add_option("--valid-fraction", a->split.valid_fraction, "share of --data held out for validation")
+      ->capture_default_str();
+  sub.add_option("--test-fraction", a->split.test_fraction, "share of --data held out for test (never trained on)")
+      ->capture_default_str();
+  sub.add_option("--min-length", a->min_length, "drop shorter sequences")->capture_default_str();
+  sub.add_flag("--swissprot-only", a->swissprot_only, "train on Swiss-Prot (>sp|) records only");
+  sub.add_option("--device", a->train.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  sub.callback([a, &global] {
+    apply_global_options(global);
+    run_train(*a);
+  });
+}
+
+}  // namespace performer::cli

@@ -1,0 +1,108 @@
+#include "core/checkpoint.h"
+
+#include <torch/serialize.h>
+
+#include <filesystem>
+
+#include "core/errors.h"
+
+namespace performer::core {
+namespace {
+
+void write_int(torch::serialize::OutputArchive& a, const std::string& key, int64_t v) {
+  a.write(key, torch::tensor(v, torch::kLong));
+}
+int64_t read_int(torch::serialize::InputArchive& a, const std::string& key) {
+  torch::Tensor t;
+  a.read(key, t);
+  return t.item<int64_t>();
+}
+void write_double(torch::serialize::OutputArchive& a, const std::string& key, double v) {
+  a.write(key, torch::tensor(v, torch::kDouble));
+}
+double read_double(torch::serialize::InputArchive& a, const std::string& key) {
+  torch::Tensor t;
+  a.read(key, t);
+  return t.item<double>();
+}
+
+torch::serialize::InputArchive open_archive(const std::string& path, const torch::Device& device) {
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) {
+    throw InputError("checkpoint '" + path + "' does not exist or is not a file");
+  }
+  torch::serialize::InputArchive archive;
+  try {
+    archive.load_from(path, device);
+  } catch (const c10::Error& e) {
+    throw InputError("'" + path + "' is not a performer checkpoint (cannot be read as one)");
+  }
+  return archive;
+}
+
+}  // namespace
+
+void save_checkpoint(const std::string& path, ProteinLM& model, const TrainState& state,
+                     torch::optim::Optimizer* optimizer) {
+  torch::serialize::OutputArchive archive;
+  archive.write("format", torch::tensor(int64_t{1}));
+  archive.write("config", c10::IValue(model->config.to_json()));
+  torch::serialize::OutputArchive weights;
+  model->save(weights);
+  archive.write("model", weights);
+  if (optimizer) {
+    torch::serialize::OutputArchive opt;
+    optimizer->save(opt);
+    archive.write("optimizer", opt);
+  }
+  write_int(archive, "state/step", state.step);
+  write_int(archive, "state/epoch", state.epoch);
+  write_int(archive, "state/batches_in_epoch", state.batches_in_epoch);
+  write_int(archive, "state/tokens", state.tokens);
+  write_double(archive, "state/seconds", state.seconds);
+  write_double(archive, "state/best_valid_loss", state.best_valid_loss);
+  const std::string tmp = path + ".tmp";
+  try {
+    archive.save_to(tmp);
+  } catch (const c10::Error& e) {
+    throw InputError("cannot write checkpoint '" + tmp + "'");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) throw InputError("cannot write checkpoint '" + path + "': " + ec.message());
+}
+
+Checkpoint load_checkpoint(const std::string& path, const std::string& vocabulary, const torch::Device& device) {
+  torch::serialize::InputArchive archive = open_archive(path, device);
+  Checkpoint c;
+  c10::IValue config;
+  if (!archive.try_read("config", config) || !config.isString()) {
+    throw InputError("'" + path + "' is not a performer checkpoint (no config)");
+  }
+  c.config = ModelConfig::from_json(config.toStringRef());
+  if (!vocabulary.empty() && c.config.vocabulary != vocabulary) {
+    throw ConfigError("checkpoint '" + path + "' uses vocabulary '" + c.config.vocabulary +
+                      "', this build reads '" + vocabulary + "'");
+  }
+  c.model = ProteinLM(c.config);
+  torch::serialize::InputArchive weights;
+  archive.read("model", weights);
+  c.model->load(weights);
+  c.model->to(device);
+  c.state.step = read_int(archive, "state/step");
+  c.state.epoch = read_int(archive, "state/epoch");
+  c.state.batches_in_epoch = read_int(archive, "state/batches_in_epoch");
+  c.state.tokens = read_int(archive, "state/tokens");
+  c.state.seconds = read_double(archive, "state/seconds");
+  c.state.best_valid_loss = read_double(archive, "state/best_valid_loss");
+  return c;
+}
+
+void load_optimizer(const std::string& path, torch::optim::Optimizer& optimizer, const torch::Device& device) {
+  torch::serialize::InputArchive archive = open_archive(path, device);
+  torch::serialize::InputArchive opt;
+  if (!archive.try_read("optimizer", opt)) throw InputError("checkpoint '" + path + "' holds no optimiser state");
+  optimizer.load(opt);
+}
+
+}  // namespace performer::core

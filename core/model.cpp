@@ -1,0 +1,198 @@
+#include "core/model.h"
+
+#include <torch/nn/functional/activation.h>
+#include <torch/nn/functional/dropout.h>
+#include <torch/nn/functional/loss.h>
+#include <torch/nn/init.h>
+
+#include <cmath>
+
+#include "core/errors.h"
+#include "core/json.h"
+
+namespace performer::core {
+
+void ModelConfig::validate() const {
+  require_config(objective == "mlm" || objective == "ar", "objective must be mlm or ar, got '" + objective + "'");
+  require_config(layers > 0 && d_model > 0 && heads > 0 && d_ff > 0, "layers, d_model, heads and d_ff must be positive");
+  require_config(d_model % heads == 0, "d_model " + std::to_string(d_model) + " is not divisible by heads " +
+                                           std::to_string(heads));
+  require_config(positions == "rotary" || positions == "learned",
+                 "positions must be rotary or learned, got '" + positions + "'");
+  require_config(positions != "rotary" || (d_model / heads) % 2 == 0, "rotary positions need an even head dimension");
+  require_config(max_length >= 3, "max_length must be at least 3");
+  require_config(features > 0, "features must be positive");
+  require_config(redraw_interval >= 0, "redraw_interval must be >= 0");
+  require_config(causal_chunk_size > 0, "causal_chunk_size must be positive");
+  require_config(dropout >= 0 && dropout < 1, "dropout must be in [0, 1)");
+  require_config(vocab_size > 0, "vocab_size must be positive");
+}
+
+std::string ModelConfig::to_json() const {
+  FlatJson j;
+  j.set("preset", preset);
+  j.set("objective", objective);
+  j.set("layers", layers);
+  j.set("d_model", d_model);
+  j.set("heads", heads);
+  j.set("d_ff", d_ff);
+  j.set("max_length", max_length);
+  j.set("positions", positions);
+  j.set("attention", to_string(attention));
+  j.set("features", features);
+  j.set("projection", to_string(projection));
+  j.set("redraw_interval", redraw_interval);
+  j.set("causal_chunk_size", causal_chunk_size);
+  j.set("dropout", dropout);
+  j.set("seed", static_cast<int64_t>(seed));
+  j.set("vocab_size", vocab_size);
+  j.set("vocabulary", vocabulary);
+  return j.dump();
+}
+
+ModelConfig ModelConfig::from_json(const std::string& text) {
+  const FlatJson j = FlatJson::parse(text);
+  ModelConfig c;
+  c.preset = j.get_string("preset", c.preset);
+  c.objective = j.get_string("objective", c.objective);
+  c.layers = j.get_int("layers", c.layers);
+  c.d_model = j.get_int("d_model", c.d_model);
+  c.heads = j.get_int("heads", c.heads);
+  c.d_ff = j.get_int("d_ff", c.d_ff);
+  c.max_length = j.get_int("max_length", c.max_length);
+  c.positions = j.get_string("positions", c.positions);
+  c.attention = parse_attention_kind(j.get_string("attention", to_string(c.attention)));
+  c.features = j.get_int("features", c.features);
+  c.projection = parse_projection_kind(j.get_string("projection", to_string(c.projection)));
+  c.redraw_interval = j.get_int("redraw_interval", c.redraw_interval);
+  c.causal_chunk_size = j.get_int("causal_chunk_size", c.causal_chunk_size);
+  c.dropout = j.get_number("dropout", c.dropout);
+  c.seed = static_cast<uint64_t>(j.get_int("seed", static_cast<int64_t>(c.seed)));
+  c.vocab_size = j.get_int("vocab_size", c.vocab_size);
+  c.vocabulary = j.get_string("vocabulary", c.vocabulary);
+  c.validate();
+  return c;
+}
+
+ModelConfig preset_config(const std::string& name) {
+  ModelConfig c;
+  c.preset = name;
+  if (name == "tiny") {
+    c.layers = 2;
+    c.d_model = 64;
+    c.heads = 4;
+    c.d_ff = 128;
+    c.max_length = 128;
+    c.features = 32;
+  } else if (name == "small") {
+    // the defaults above
+  } else if (name == "paper") {
+    c.layers = 36;
+    c.d_model = 512;
+    c.heads = 8;
+    c.d_ff = 1024;
+    c.max_length = 1024;
+    c.features = 256;
+  } else {
+    throw ConfigError("unknown preset '" + name + "' (tiny, small or paper)");
+  }
+  return c;
+}
+
+TransformerBlockImpl::TransformerBlockImpl(const ModelConfig& config_, int64_t index_)
+    : config(config_), index(index_) {
+  reset();
+}
+
+void TransformerBlockImpl::reset() {
+  const int64_t d = config.d_model;
+  norm1 = register_module("norm1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+  norm2 = register_module("norm2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+  attention = register_module(
+      "attention", MultiheadAttention(MultiheadAttentionOptions(d, config.heads)
+                                          .kind(config.attention)
+                                          .causal(config.causal())
+                                          .features(config.features)
+                                          .projection(config.projection)
+                                          .redraw_interval(config.redraw_interval)
+                                          .seed(config.seed * 1000003ULL + static_cast<uint64_t>(index))
+                                          .causal_chunk_size(config.causal_chunk_size)
+                                          .rotary(config.positions == "rotary")));
+  ff_in = register_module("ff_in", torch::nn::Linear(d, config.d_ff));
+  ff_out = register_module("ff_out", torch::nn::Linear(config.d_ff, d));
+}
+
+at::Tensor TransformerBlockImpl::forward(const at::Tensor& x, const at::Tensor& padding) {
+  namespace F = torch::nn::functional;
+  const auto drop = F::DropoutFuncOptions().p(config.dropout).training(is_training());
+  at::Tensor h = x + F::dropout(attention->forward(norm1->forward(x), padding), drop);
+  return h + F::dropout(ff_out->forward(F::gelu(ff_in->forward(norm2->forward(h)))), drop);
+}
+
+ProteinLMImpl::ProteinLMImpl(const ModelConfig& config_) : config(config_) {
+  config.validate();
+  reset();
+}
+
+void ProteinLMImpl::reset() {
+  torch::manual_seed(config.seed);  // parameters are a function of the config
+  embedding = register_module("embedding", torch::nn::Embedding(config.vocab_size, config.d_model));
+  torch::nn::init::normal_(embedding->weight, 0.0, 0.02);
+  if (config.positions == "learned") {
+    position = register_module("position", torch::nn::Embedding(config.max_length, config.d_model));
+    torch::nn::init::normal_(position->weight, 0.0, 0.02);
+  }
+  blocks = register_module("blocks", torch::nn::ModuleList());
+  for (int64_t i = 0; i < config.layers; ++i) blocks->push_back(TransformerBlock(config, i));
+  final_norm = register_module("final_norm", torch::nn::LayerNorm(torch::nn::LayerNormOptions({config.d_model})));
+  output_bias = register_parameter("output_bias", torch::zeros({config.vocab_size}));
+}
+
+at::Tensor ProteinLMImpl::encode(const at::Tensor& tokens, const at::Tensor& padding,
+                                 std::vector<at::Tensor>* layer_outputs) {
+  require_config(tokens.dim() == 2, "tokens must be [batch, length]");
+  at::Tensor h = embedding->forward(tokens);  // [B, L, d]
+  if (position) {
+    const int64_t l = tokens.size(1);
+    require_config(l <= config.max_length, "sequence of " + std::to_string(l) +
+                                               " tokens is longer than this model's learned positions (" +
+                                               std::to_string(config.max_length) + ")");
+    h = h + position->forward(torch::arange(l, tokens.options().dtype(torch::kLong)));
+  }
+  for (const auto& block : *blocks) {
+    h = block->as<TransformerBlock>()->forward(h, padding);
+    if (layer_outputs) layer_outputs->push_back(h);
+  }
+  return final_norm->forward(h);
+}
+
+at::Tensor ProteinLMImpl::forward(const at::Tensor& tokens, const at::Tensor& padding) {
+  return at::linear(encode(tokens, padding), embedding->weight, output_bias);  // [B, L, V]
+}
+
+void ProteinLMImpl::set_attention(AttentionKind kind) {
+  config.attention = kind;
+  for (const auto& block : *blocks) block->as<TransformerBlock>()->attention->set_kind(kind);
+}
+
+int64_t ProteinLMImpl::parameter_count() const {
+  int64_t n = 0;
+  for (const auto& p : parameters()) n += p.numel();
+  return n;
+}
+
+LossResult language_model_loss(const at::Tensor& logits, const at::Tensor& targets) {
+  namespace F = torch::nn::functional;
+  const int64_t v = logits.size(-1);
+  LossResult r;
+  at::Tensor flat_logits = logits.reshape({-1, v}), flat_targets = targets.reshape({-1});
+  r.loss = F::cross_entropy(flat_logits.to(at::kFloat), flat_targets,
+                            F::CrossEntropyFuncOptions().ignore_index(-100));
+  torch::NoGradGuard no_grad;
+  const at::Tensor labelled = flat_targets != -100;
+  r.targets = labelled.sum().item<int64_t>();
+  r.correct = ((flat_logits.argmax(-1) == flat_targets) & labelled).sum().item<int64_t>();
+  return r;
+}
+
+}  // namespace performer::core

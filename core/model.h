@@ -1,0 +1,94 @@
+#pragma once
+// ProteinLM: a pre-LayerNorm transformer over protein tokens with any attention kind, rotary (or
+// learned) positions and an output head tied to the token embedding; masked (mlm) or causal (ar).
+#include <torch/nn/cloneable.h>
+#include <torch/nn/modules/container/modulelist.h>
+#include <torch/nn/modules/embedding.h>
+#include <torch/nn/modules/linear.h>
+#include <torch/nn/modules/normalization.h>
+#include <torch/nn/pimpl.h>
+
+#include <string>
+
+#include "core/attention.h"
+#include "core/multihead_attention.h"
+#include "core/projection.h"
+
+namespace performer::core {
+
+// Every setting of a model, stored as JSON in each checkpoint. Defaults are those of the `small` preset.
+struct ModelConfig {
+  std::string preset = "small";            // name of the preset it started from
+  std::string objective = "mlm";           // mlm (bidirectional, masked) or ar (causal, next token)
+  int64_t layers = 4;                      // transformer blocks
+  int64_t d_model = 256;                   // width
+  int64_t heads = 4;                       // attention heads (d_model / heads per head)
+  int64_t d_ff = 1024;                     // feed-forward width
+  int64_t max_length = 1024;               // training length in tokens (learned positions: the limit)
+  std::string positions = "rotary";        // rotary (no length limit) or learned (absolute, <= max_length)
+  AttentionKind attention = AttentionKind::exact;  // attention in every block
+  int64_t features = 256;                  // m, random features (favor kinds)
+  ProjectionKind projection = ProjectionKind::orthogonal;  // how feature projections are drawn
+  int64_t redraw_interval = 1000;          // training steps between projection redraws; 0: never
+  int64_t causal_chunk_size = 64;          // C of the causal prefix sums
+  double dropout = 0.0;                    // on attention and feed-forward outputs
+  uint64_t seed = 0;                       // parameter initialisation and projection draws
+  int64_t vocab_size = 30;                 // tokens (set from the vocabulary)
+  std::string vocabulary = "performer-protein-v1";  // vocabulary version the model reads
+
+  bool causal() const { return objective == "ar"; }
+  void validate() const;                   // throws ConfigError with the offending setting
+  std::string to_json() const;
+  static ModelConfig from_json(const std::string& text);  // validates
+};
+
+// tiny (tests, CI), small (2-core CPU work, ~3.2M parameters), paper (36 layers, d 512, 8 heads,
+// d_ff 1024, length 1024: the Performer paper's protein model). ConfigError for other names.
+ModelConfig preset_config(const std::string& name);
+
+class TransformerBlockImpl : public torch::nn::Cloneable<TransformerBlockImpl> {
+ public:
+  TransformerBlockImpl(const ModelConfig& config, int64_t index);
+  void reset() override;
+  at::Tensor forward(const at::Tensor& x, const at::Tensor& padding);  // x [B, L, d] -> [B, L, d]
+
+  ModelConfig config;
+  int64_t index;
+  torch::nn::LayerNorm norm1{nullptr}, norm2{nullptr};
+  MultiheadAttention attention{nullptr};
+  torch::nn::Linear ff_in{nullptr}, ff_out{nullptr};
+};
+TORCH_MODULE(TransformerBlock);
+
+class ProteinLMImpl : public torch::nn::Cloneable<ProteinLMImpl> {
+ public:
+  explicit ProteinLMImpl(const ModelConfig& config);
+  void reset() override;
+
+  // tokens [B, L] int64; padding [B, L] bool (true on padding) or undefined. Returns logits [B, L, V].
+  at::Tensor forward(const at::Tensor& tokens, const at::Tensor& padding = {});
+  // Hidden states after the final LayerNorm [B, L, d] (embeddings); layer_outputs gets each block's.
+  at::Tensor encode(const at::Tensor& tokens, const at::Tensor& padding = {},
+                    std::vector<at::Tensor>* layer_outputs = nullptr);
+
+  void set_attention(AttentionKind kind);  // every block; parameters unchanged
+  int64_t parameter_count() const;
+
+  ModelConfig config;
+  torch::nn::Embedding embedding{nullptr};  // [V, d], also the output projection (tied)
+  torch::nn::Embedding position{nullptr};   // learned positions only
+  torch::nn::ModuleList blocks{nullptr};
+  torch::nn::LayerNorm final_norm{nullptr};
+  at::Tensor output_bias;                   // [V]
+};
+TORCH_MODULE(ProteinLM);
+
+struct LossResult {
+  at::Tensor loss;       // mean cross-entropy over labelled positions (scalar, differentiable)
+  int64_t targets = 0;   // labelled positions
+  int64_t correct = 0;   // argmax == label
+};
+// Cross-entropy of logits [B, L, V] against targets [B, L] (-100: no label).
+LossResult language_model_loss(const at::Tensor& logits, const at::Tensor& targets);
+
+}  // namespace performer::core

@@ -1,0 +1,214 @@
+#include "core/trainer.h"
+
+#include <torch/nn/utils/clip_grad.h>
+
+#include <chrono>
+#include <cmath>
+
+#include "core/errors.h"
+
+namespace performer::core {
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+
+TokenBatch to_device(const TokenBatch& b, const torch::Device& device) {
+  if (device.is_cpu()) return b;
+  return {b.tokens.to(device), b.targets.to(device), b.padding.to(device), b.target_count};
+}
+
+}  // namespace
+
+double learning_rate_at(const TrainOptions& o, int64_t step) {
+  if (o.warmup_steps > 0 && step < o.warmup_steps) return o.learning_rate * (step + 1) / o.warmup_steps;
+  const double span = std::max<int64_t>(1, o.max_steps - o.warmup_steps);
+  const double progress = std::min(1.0, (step - o.warmup_steps) / span);
+  return o.learning_rate * 0.5 * (1.0 + std::cos(kPi * progress));
+}
+
+EvalResult evaluate(ProteinLM& model, BatchSource& source, int64_t max_batches, const torch::Device& device) {
+  const bool was_training = model->is_training();
+  model->eval();
+  torch::NoGradGuard no_grad;
+  double loss_sum = 0;
+  int64_t tokens = 0, correct = 0, batches = 0;
+  TokenBatch batch;
+  while ((max_batches <= 0 || batches < max_batches) && source.next(batch)) {
+    ++batches;
+    TokenBatch b = to_device(batch, device);
+    LossResult r = language_model_loss(model->forward(b.tokens, b.padding), b.targets);
+    if (r.targets == 0) continue;
+    loss_sum += r.loss.item<double>() * r.targets;
+    tokens += r.targets;
+    correct += r.correct;
+  }
+  if (was_training) model->train();
+  EvalResult e;
+  e.tokens = tokens;
+  e.loss = tokens ? loss_sum / tokens : std::nan("");
+  e.perplexity = std::exp(e.loss);
+  e.accuracy = tokens ? static_cast<double>(correct) / tokens : std::nan("");
+  return e;
+}
+
+Trainer::Trainer(ProteinLM model, TrainOptions options, BatchSourceFactory train, BatchSourceFactory valid)
+    : model_(std::move(model)), options_(std::move(options)), train_(std::move(train)), valid_(std::move(valid)),
+      device_(options_.device) {
+  require_config(options_.max_steps > 0, "max_steps must be positive");
+  require_config(options_.accumulation > 0, "accumulation must be positive");
+  model_->to(device_);
+  // Projections are redrawn every redraw_interval optimiser steps: each step runs `accumulation`
+  // training forward calls, which is what the attention modules count.
+  for (const auto& block : *model_->blocks) {
+    auto& attention = block->as<TransformerBlock>()->attention;
+    attention->options.redraw_interval(model_->config.redraw_interval * options_.accumulation);
+  }
+  optimizer_ = std::make_unique<torch::optim::AdamW>(
+      model_->parameters(), torch::optim::AdamWOptions(options_.learning_rate)
+                                .betas({options_.beta1, options_.beta2})
+                                .weight_decay(options_.weight_decay));
+}
+
+void Trainer::resume(const std::string& checkpoint) {
+  Checkpoint c = load_checkpoint(checkpoint, model_->config.vocabulary, device_);
+  torch::NoGradGuard no_grad;
+  auto params = model_->named_parameters(), saved = c.model->named_parameters();
+  for (const auto& p : params) p.value().copy_(saved[p.key()]);
+  auto buffers = model_->named_buffers(), saved_buffers = c.model->named_buffers();
+  for (const auto& b : buffers) b.value().copy_(saved_buffers[b.key()]);
+  load_optimizer(checkpoint, *optimizer_, device_);
+  state_ = c.state;
+}
+
+void Trainer::checkpoint(const std::function<void(const TrainEvent&)>& on_event) {
+  if (options_.checkpoint.empty()) return;
+  save_checkpoint(options_.checkpoint, model_, state_, optimizer_.get());
+  if (on_event) {
+    TrainEvent e;
+    e.kind = TrainEvent::Kind::checkpoint;
+    e.step = state_.step;
+    e.max_steps = options_.max_steps;
+    e.path = options_.checkpoint;
+    on_event(e);
+  }
+}
+
+TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) {
+  using clock = std::chrono::steady_clock;
+  model_->train();
+  const auto start = clock::now();
+  const double seconds_before = state_.seconds;
+  auto elapsed = [&] { return std::chrono::duration<double>(clock::now() - start).count(); };
+
+  // Re-open the current pass and skip what the resumed run had consumed: the loader is deterministic.
+  std::unique_ptr<BatchSource> source = train_(state_.epoch);
+  TokenBatch batch;
+  for (int64_t i = 0; i < state_.batches_in_epoch; ++i) {
+    if (!source->next(batch)) break;
+  }
+  auto next_batch = [&](TokenBatch& out) {
+    while (!source->next(out)) {
+      ++state_.epoch;
+      state_.batches_in_epoch = 0;
+      source = train_(state_.epoch);
+      if (!source->next(out)) throw InputError("the training data yields no batch");
+      break;
+    }
+    ++state_.batches_in_epoch;
+  };
+
+  double loss_sum = 0;
+  int64_t loss_tokens = 0, window_tokens = 0;
+  double window_start = 0;
+  auto emit_eval = [&] {
+    if (!valid_ || !on_event) return;
+    auto valid = valid_(0);
+    TrainEvent e;
+    e.kind = TrainEvent::Kind::eval;
+    e.step = state_.step;
+    e.max_steps = options_.max_steps;
+    e.eval = evaluate(model_, *valid, options_.eval_batches, device_);
+    e.seconds = state_.seconds;
+    e.tokens = state_.tokens;
+    state_.best_valid_loss = std::min(state_.best_valid_loss, e.eval.loss);
+    on_event(e);
+  };
+
+  while (state_.step < options_.max_steps) {
+    if (options_.max_seconds > 0 && elapsed() >= options_.max_seconds) break;
+    if (options_.stop_at_step > 0 && state_.step >= options_.stop_at_step) break;
+    const double lr = learning_rate_at(options_, state_.step);
+    for (auto& group : optimizer_->param_groups()) {
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    }
+    optimizer_->zero_grad();
+    // Accumulated batches are weighted by their labelled tokens, so the step is the mean over tokens.
+    std::vector<TokenBatch> micro(options_.accumulation);
+    int64_t step_tokens = 0, input_tokens = 0;  // labelled positions; non-padding positions
+    for (auto& m : micro) {
+      next_batch(m);
+      step_tokens += m.target_count;
+      input_tokens += m.padding.numel() - m.padding.sum().item<int64_t>();
+    }
+    double step_loss = 0;
+    for (auto& m : micro) {
+      TokenBatch b = to_device(m, device_);
+      LossResult r = language_model_loss(model_->forward(b.tokens, b.padding), b.targets);
+      const double value = r.loss.item<double>();
+      if (!std::isfinite(value)) {
+        throw TrainingError("the training loss became " + std::to_string(value) + " at step " +
+                            std::to_string(state_.step + 1) +
+                            (options_.checkpoint.empty() ? std::string()
+                                                         : "; the last checkpoint, '" + options_.checkpoint +
+                                                               "', was left as it was") +
+                            " (try a lower --lr)");
+      }
+      (r.loss * (static_cast<double>(r.targets) / std::max<int64_t>(1, step_tokens))).backward();
+      step_loss += value * r.targets;
+    }
+    const double grad_norm = options_.clip_norm > 0
+                                 ? torch::nn::utils::clip_grad_norm_(model_->parameters(), options_.clip_norm)
+                                 : 0.0;
+    optimizer_->step();
+    ++state_.step;
+    state_.tokens += input_tokens;
+    loss_sum += step_loss;
+    loss_tokens += step_tokens;
+    window_tokens += input_tokens;
+    state_.seconds = seconds_before + elapsed();
+
+    if (on_event && (state_.step % options_.log_every == 0 || state_.step == options_.max_steps)) {
+      TrainEvent e;
+      e.kind = TrainEvent::Kind::step;
+      e.step = state_.step;
+      e.max_steps = options_.max_steps;
+      e.loss = loss_tokens ? loss_sum / loss_tokens : 0;
+      e.learning_rate = lr;
+      e.grad_norm = grad_norm;
+      const double now = elapsed();
+      e.tokens_per_second = now > window_start ? window_tokens / (now - window_start) : 0;
+      e.tokens = state_.tokens;
+      e.seconds = state_.seconds;
+      on_event(e);
+      loss_sum = 0;
+      loss_tokens = window_tokens = 0;
+      window_start = now;
+    }
+    if (options_.eval_every > 0 && state_.step % options_.eval_every == 0) emit_eval();
+    if (options_.checkpoint_every > 0 && state_.step % options_.checkpoint_every == 0) checkpoint(on_event);
+  }
+  if (options_.eval_every <= 0 || state_.step % options_.eval_every != 0) emit_eval();
+  checkpoint(on_event);
+  if (on_event) {
+    TrainEvent e;
+    e.kind = TrainEvent::Kind::done;
+    e.step = state_.step;
+    e.max_steps = options_.max_steps;
+    e.tokens = state_.tokens;
+    e.seconds = state_.seconds;
+    on_event(e);
+  }
+  return state_;
+}
+
+}  // namespace performer::core

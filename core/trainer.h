@@ -1,0 +1,90 @@
+#pragma once
+// The training loop: AdamW with warmup + cosine decay, gradient clipping and accumulation, periodic
+// evaluation and checkpoints, exact resume. It reports through a callback and never prints.
+#include <torch/optim/adamw.h>
+
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "core/batch.h"
+#include "core/checkpoint.h"
+#include "core/model.h"
+
+namespace performer::core {
+
+struct TrainOptions {
+  double learning_rate = 1e-3;   // peak learning rate
+  double weight_decay = 0.01;    // AdamW decoupled weight decay
+  double beta1 = 0.9;            // AdamW
+  double beta2 = 0.98;           // AdamW
+  int64_t warmup_steps = 200;    // linear warm-up, then cosine decay to 0 at max_steps
+  int64_t max_steps = 10000;     // optimiser steps (the schedule's length)
+  double max_seconds = 0;        // stop this run after so much training time; 0: no limit
+  int64_t stop_at_step = 0;      // stop this run at this step (the schedule still spans max_steps); 0: none
+  double clip_norm = 1.0;        // gradient norm clip; 0: none
+  int64_t accumulation = 1;      // batches per optimiser step
+  int64_t eval_every = 200;      // steps between evaluations; 0: only at the end
+  int64_t eval_batches = 0;      // batches per evaluation; 0: the whole validation source
+  int64_t checkpoint_every = 500;  // steps between checkpoints; 0: only at the end
+  std::string checkpoint;        // checkpoint path ("" for none)
+  int64_t log_every = 10;        // steps between step events
+  std::string device = "cpu";    // cpu or cuda
+};
+
+struct EvalResult {
+  double loss = 0;        // mean cross-entropy per labelled token (nats)
+  double perplexity = 0;  // exp(loss)
+  double accuracy = 0;    // share of labelled tokens predicted exactly
+  int64_t tokens = 0;     // labelled tokens evaluated
+};
+
+struct TrainEvent {
+  enum class Kind { step, eval, checkpoint, done };
+  Kind kind = Kind::step;
+  int64_t step = 0;
+  int64_t max_steps = 0;
+  double loss = 0;              // step: mean training loss since the last step event
+  double learning_rate = 0;
+  double grad_norm = 0;         // before clipping
+  double tokens_per_second = 0; // input tokens (not padding) per second since the last step event
+  int64_t tokens = 0;           // input tokens trained on so far
+  double seconds = 0;           // training time so far
+  EvalResult eval;              // eval events
+  std::string path;             // checkpoint events
+};
+
+using BatchSourceFactory = std::function<std::unique_ptr<BatchSource>(int64_t epoch)>;
+
+// Learning rate at a step: linear warm-up over warmup_steps, then cosine decay to 0 at max_steps.
+double learning_rate_at(const TrainOptions& options, int64_t step);
+
+EvalResult evaluate(ProteinLM& model, BatchSource& source, int64_t max_batches, const torch::Device& device);
+
+class Trainer {
+ public:
+  // train(epoch) gives a fresh pass over the training data (deterministic per epoch); valid() a pass
+  // over the validation data (may be null: no evaluation).
+  Trainer(ProteinLM model, TrainOptions options, BatchSourceFactory train, BatchSourceFactory valid);
+
+  // Continues from a checkpoint of the same run: optimiser state, step, data position.
+  void resume(const std::string& checkpoint);
+
+  // Trains until max_steps or max_seconds. Throws TrainingError on a loss that is not finite (the
+  // last checkpoint written stays as it was).
+  TrainState run(const std::function<void(const TrainEvent&)>& on_event = {});
+
+  const TrainState& state() const { return state_; }
+
+ private:
+  void checkpoint(const std::function<void(const TrainEvent&)>& on_event);
+
+  ProteinLM model_;
+  TrainOptions options_;
+  BatchSourceFactory train_, valid_;
+  torch::Device device_;
+  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  TrainState state_;
+};
+
+}  // namespace performer::core
