@@ -222,3 +222,65 @@ TEST(CliBench, DataReportsReadAndParseSpeed) {
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("parse+tokenize  plain              3       129"), std::string::npos) << r.output;
 }
+
+namespace {
+
+std::string protein_fasta(int n) {
+  std::string text;
+  const std::string letters = "ACDEFGHIKLMNPQRSTVWY";
+  for (int i = 0; i < n; ++i) {
+    text += ">sp|T" + std::to_string(1000 + i) + "|T_HUMAN test OS=Homo sapiens OX=9606\n";
+    for (int j = 0; j < 30 + (i * 13) % 70; ++j) text += letters[(i * 3 + j * j) % 20];
+    text += "\n";
+  }
+  return text;
+}
+
+}  // namespace
+
+TEST(CliTrain, TrainsLogsCheckpointsAndResumes) {
+  const std::string data = write("train.fasta", protein_fasta(300));
+  const std::string ckpt = (test_dir() / "model.pt").string(), log = (test_dir() / "log.jsonl").string();
+  const std::string common = "--threads 1 train --data " + data + " --preset tiny --attention favor_relu "
+                             "--tokens-per-batch 2048 --warmup 2 --eval-every 3 --eval-batches 2 --log-every 1 "
+                             "--out " + ckpt + " --log " + log;
+  Result r = run(common + " --max-steps 8 --max-time 1h");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("step 8/8"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("eval step 6: valid loss"), std::string::npos) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(ckpt));
+  const std::string lines = read_file(log);
+  EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 8 + 3 + 1 + 1) << lines;  // steps, evals, checkpoint, done
+  EXPECT_NE(lines.find("{\"event\": \"step\", \"step\": 1, \"loss\": "), std::string::npos) << lines;
+  Result more = run(common + " --max-steps 10 --resume " + ckpt);
+  ASSERT_EQ(more.code, 0) << more.output;
+  EXPECT_NE(more.output.find("resumed at step 8"), std::string::npos) << more.output;
+  EXPECT_NE(more.output.find("step 10/10"), std::string::npos) << more.output;
+  EXPECT_EQ(more.output.find("step 8/10"), std::string::npos) << more.output;
+  // Transfer: the same weights with another attention kind.
+  Result transfer = run("--threads 1 train --data " + data + " --init-from " + ckpt + " --attention favor_softmax "
+                        "--tokens-per-batch 2048 --max-steps 2 --eval-every 0 --out " +
+                        (test_dir() / "transfer.pt").string());
+  ASSERT_EQ(transfer.code, 0) << transfer.output;
+  EXPECT_NE(transfer.output.find("favor_softmax"), std::string::npos);
+}
+
+TEST(CliTrain, BadSettingsAreOneLineErrors) {
+  const std::string data = write("train.fasta", protein_fasta(20));
+  Result kind = run("train --data " + data + " --attention magic --max-steps 1");
+  EXPECT_EQ(kind.code, 1);
+  EXPECT_EQ(kind.output.rfind("error: unknown attention kind 'magic'", 0), 0u) << kind.output;
+  Result heads = run("train --data " + data + " --preset tiny --heads 3 --max-steps 1");
+  EXPECT_EQ(heads.code, 1);
+  EXPECT_NE(heads.output.find("error: d_model 64 is not divisible by heads 3"), std::string::npos) << heads.output;
+  Result missing = run("train --data /no/such.fasta --preset tiny --max-steps 1 --out " +
+                       (test_dir() / "x.pt").string());
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_NE(missing.output.find("error: cannot open '/no/such.fasta'"), std::string::npos) << missing.output;
+  Result resume = run("train --data " + data + " --resume " + data);
+  EXPECT_EQ(resume.code, 1);
+  EXPECT_NE(resume.output.find("is not a performer checkpoint"), std::string::npos) << resume.output;
+  Result time = run("train --data " + data + " --max-time soon");
+  EXPECT_EQ(time.code, 1);
+  EXPECT_NE(time.output.find("--max-time"), std::string::npos);
+}
