@@ -11,6 +11,7 @@
 #include "cli/table.h"
 #include "bio/bench_data.h"
 #include "core/bench_attention.h"
+#include "core/bench_model.h"
 #include "core/errors.h"
 
 namespace performer::cli {
@@ -114,6 +115,34 @@ void run_data(const std::string& file, const std::string& unknown, const std::st
   if (!csv.empty()) table.write_csv(csv);
 }
 
+struct ModelArgs {
+  core::ModelBenchConfig config;
+  std::vector<std::string> kinds = {"exact", "favor_softmax", "favor_relu", "dummy"};
+  std::string csv = "performer-bench-model.csv";
+};
+
+void run_model(ModelArgs& args) {
+  args.config.kinds.clear();
+  for (const auto& k : args.kinds) args.config.kinds.push_back(core::parse_attention_kind(k));
+  std::cerr << "bench model: preset " << args.config.preset << ", batch " << args.config.batch << ", threads "
+            << at::get_num_threads() << ", device " << args.config.device << "\n";
+  Table table;
+  table.header = {"kind", "objective", "length", "step_ms", "tokens_per_s", "peak_mib", "vs_dummy", "vs_exact", "runs", "note"};
+  auto cells = [](const core::ModelBenchRow& r) {
+    return std::vector<std::string>{r.kind, r.objective, std::to_string(r.length), format_number(r.median_ms, 1),
+                                    format_number(r.tokens_per_second, 0), format_number(r.peak_mib, 1),
+                                    format_number(r.vs_dummy, 3), format_number(r.vs_exact, 3),
+                                    std::to_string(r.runs), r.note};
+  };
+  auto rows = core::bench_model(args.config, [&](const core::ModelBenchRow& r) {
+    auto c = cells(r);
+    std::cerr << c[0] << " " << c[1] << " L=" << c[2] << " step_ms=" << c[3] << " vs_dummy=" << c[6] << "\n";
+  });
+  for (const auto& r : rows) table.rows.push_back(cells(r));
+  std::cout << table.text();
+  if (!args.csv.empty()) table.write_csv(args.csv);
+}
+
 }  // namespace
 
 void setup_bench(CLI::App& sub, const GlobalOptions& global) {
@@ -165,6 +194,23 @@ void setup_bench(CLI::App& sub, const GlobalOptions& global) {
       ->check(CLI::IsMember({"x", "skip", "error"}))->capture_default_str();
   dat->add_option("--csv", (*data_args)[2], "CSV output file ('' for none)")->capture_default_str();
   dat->callback([data_args] { run_data((*data_args)[0], (*data_args)[1], (*data_args)[2]); });
+
+  auto model_args = std::make_shared<ModelArgs>();
+  auto* mod = sub.add_subcommand("model", "one full training step (forward, backward, AdamW) per attention kind and length");
+  auto& m = *model_args;
+  mod->add_option("--preset", m.config.preset, "model preset")->check(CLI::IsMember({"tiny", "small", "paper"}))->capture_default_str();
+  mod->add_option("--objectives", m.config.objectives, "mlm, ar")->delimiter(',')->capture_default_str();
+  mod->add_option("--kinds", m.kinds, "attention kinds")->delimiter(',')->capture_default_str();
+  mod->add_option("--lengths", m.config.lengths, "sequence lengths")->delimiter(',')->capture_default_str();
+  mod->add_option("--batch", m.config.batch, "sequences per step")->check(CLI::PositiveNumber)->capture_default_str();
+  mod->add_option("--repeats", m.config.repeats, "timed steps per case")->check(CLI::PositiveNumber)->capture_default_str();
+  mod->add_option("--max-memory", m.config.max_memory_gib, "skip cases estimated above this many GiB")->capture_default_str();
+  mod->add_option("--device", m.config.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  mod->add_option("--csv", m.csv, "CSV output file ('' for none)")->capture_default_str();
+  mod->callback([model_args, &global] {
+    apply_global_options(global);
+    run_model(*model_args);
+  });
 
   apx->callback([approx_args, &global] {
     apply_global_options(global);

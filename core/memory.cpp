@@ -2,9 +2,12 @@
 
 #include <c10/core/Allocator.h>
 #include <c10/core/CPUAllocator.h>
+#include <c10/core/impl/alloc_cpu.h>
 #include <torch/version.h>
 
 #include <atomic>
+#include <mutex>
+#include <unordered_map>
 #include <fstream>
 #include <string>
 
@@ -15,15 +18,23 @@ std::atomic<int64_t> g_current{0};
 std::atomic<int64_t> g_peak{0};
 std::atomic<bool> g_installed{false};
 
-struct Counted {
-  c10::DataPtr inner;  // owns the real allocation
-  int64_t bytes;
-};
+// Sizes of live allocations: the deleter gets only the pointer. (DataPtr's context must be the data
+// pointer itself, as LibTorch's raw_allocate() asserts.)
+std::mutex g_mutex;
+std::unordered_map<void*, int64_t> g_sizes;
 
-void release(void* context) {
-  auto* counted = static_cast<Counted*>(context);
-  g_current.fetch_sub(counted->bytes);
-  delete counted;
+void release(void* data) {
+  int64_t bytes = 0;
+  {
+    std::lock_guard<std::mutex> lock(g_mutex);
+    auto it = g_sizes.find(data);
+    if (it != g_sizes.end()) {
+      bytes = it->second;
+      g_sizes.erase(it);
+    }
+  }
+  g_current.fetch_sub(bytes);
+  c10::free_cpu(data);
 }
 
 // LibTorch 2.3 made allocate() non-const and added copy_data(); 1.13 has neither.
@@ -37,27 +48,27 @@ void release(void* context) {
 
 class CountingAllocator final : public c10::Allocator {
  public:
-  explicit CountingAllocator(c10::Allocator* base) : base_(base) {}
 
   c10::DataPtr allocate(size_t n) PERFORMER_ALLOCATE_CONST override {
-    c10::DataPtr inner = base_->allocate(n);
-    void* data = inner.get();
-    const c10::Device device = inner.device();
+    void* data = c10::alloc_cpu(n);
+    {
+      std::lock_guard<std::mutex> lock(g_mutex);
+      g_sizes[data] = static_cast<int64_t>(n);
+    }
     const int64_t now = g_current.fetch_add(static_cast<int64_t>(n)) + static_cast<int64_t>(n);
     int64_t peak = g_peak.load();
     while (now > peak && !g_peak.compare_exchange_weak(peak, now)) {
     }
-    return {data, new Counted{std::move(inner), static_cast<int64_t>(n)}, &release, device};
+    return {data, data, &release, c10::Device(c10::DeviceType::CPU)};
   }
+
+  c10::DeleterFnPtr raw_deleter() const override { return &release; }
 
 #if PERFORMER_HAS_COPY_DATA
   void copy_data(void* dest, const void* src, std::size_t count) const override {
     default_copy_data(dest, src, count);
   }
 #endif
-
- private:
-  c10::Allocator* base_;
 };
 
 }  // namespace
@@ -65,7 +76,7 @@ class CountingAllocator final : public c10::Allocator {
 void TensorMemory::install() {
   bool expected = false;
   if (!g_installed.compare_exchange_strong(expected, true)) return;
-  static CountingAllocator allocator(c10::GetCPUAllocator());
+  static CountingAllocator allocator;
   c10::SetCPUAllocator(&allocator, /*priority=*/100);
 }
 

@@ -1,0 +1,39 @@
+#pragma once
+// Full training steps of ProteinLM (forward, backward, AdamW) per attention kind and length.
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "core/attention.h"
+
+namespace performer::core {
+
+struct ModelBenchConfig {
+  std::string preset = "small";      // model preset
+  std::vector<std::string> objectives = {"mlm", "ar"};
+  std::vector<AttentionKind> kinds = {AttentionKind::exact, AttentionKind::favor_softmax,
+                                      AttentionKind::favor_relu, AttentionKind::dummy};
+  std::vector<int64_t> lengths = {1024, 2048, 4096, 8192};
+  int64_t batch = 1;                 // sequences per step
+  int repeats = 3;                   // timed steps per case (median), after one warm-up step
+  double seconds_per_case = 60;      // stop repeating a case after this long (at least 2 steps)
+  double max_memory_gib = 16;        // skip cases estimated above this
+  std::string device = "cpu";
+};
+
+struct ModelBenchRow {
+  std::string kind, objective;
+  int64_t length = 0;
+  double median_ms = 0;          // one training step
+  double tokens_per_second = 0;  // batch x length / step time
+  double peak_mib = 0;           // peak tensor memory during a step, above the model and optimiser
+  double vs_dummy = 0, vs_exact = 0;
+  int runs = 0;
+  std::string note;
+};
+
+std::vector<ModelBenchRow> bench_model(const ModelBenchConfig& config,
+                                       const std::function<void(const ModelBenchRow&)>& progress = {});
+
+}  // namespace performer::core
