@@ -173,3 +173,25 @@ TEST(Header, UniProtKbUniRefOlderAndPlain) {
   EXPECT_EQ(plain.accession, "my_protein");
   EXPECT_EQ(plain.description, "some free text with = signs");
 }
+
+TEST(Fasta, BundledSampleStartsWithBpt1AndParsesCleanly) {
+  const std::string path = std::string(PERFORMER_SOURCE_DIR) + "/datasets/uniprot_sample.fasta";
+  FastaReader reader(path);
+  SequenceRecord r;
+  ASSERT_TRUE(reader.next(r));
+  Header first = parse_header(r.header);
+  EXPECT_EQ(first.accession, "P00974");
+  EXPECT_EQ(first.entry_name, "BPT1_BOVIN");
+  EXPECT_EQ(r.sequence.size(), 100u);
+  EXPECT_EQ(r.sequence.substr(35, 58), "RPDFCLEPPYTGPCKARIIRYFYNAKAGLCQTFVYGGCRAKRNNFKSAEDCMRTCGGA");  // aprotinin
+  std::vector<int32_t> tokens;
+  uint64_t residues = 0;
+  do {
+    tokens.clear();
+    ASSERT_TRUE(Vocabulary::encode(r.sequence, UnknownPolicy::error, tokens, reader.where(r)));
+    residues += tokens.size();
+  } while (reader.next(r));
+  EXPECT_GT(reader.records(), 1500u);
+  EXPECT_EQ(reader.empty_skipped(), 0u);
+  EXPECT_GT(residues, 300000u);
+}
