@@ -20,6 +20,11 @@ void setup_info(CLI::App& sub, const GlobalOptions& global);
 void setup_bench(CLI::App& sub, const GlobalOptions& global);
 void setup_data(CLI::App& sub, const GlobalOptions& global);
 void setup_train(CLI::App& sub, const GlobalOptions& global);
+void setup_score(CLI::App& sub, const GlobalOptions& global);
+void setup_variants(CLI::App& sub, const GlobalOptions& global);
+void setup_embed(CLI::App& sub, const GlobalOptions& global);
+void setup_attention(CLI::App& sub, const GlobalOptions& global);
+void setup_similarity(CLI::App& sub, const GlobalOptions& global);
 
 // Applies the global options (threads) before a command runs.
 void apply_global_options(const GlobalOptions& global);

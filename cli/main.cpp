@@ -18,6 +18,11 @@ namespace {
 const Command kCommands[] = {
     {"info", "LibTorch version, devices, threads, BLAS and a measured matmul speed", setup_info},
     {"train", "train a protein language model (masked or autoregressive) on FASTA files", setup_train},
+    {"score", "log-likelihood of sequences: exact (ar) or pseudo-likelihood (mlm)", setup_score},
+    {"variants", "score point mutations and multi-mutants of a sequence", setup_variants},
+    {"embed", "per-token, mean and <cls> embeddings as .npy", setup_embed},
+    {"attention", "attention maps of every layer and head, and contact scores, as .npy", setup_attention},
+    {"similarity", "amino-acid similarity matrix from attention, against BLOSUM62", setup_similarity},
     {"data", "look at, validate and split sequence files", setup_data},
     {"bench", "benchmarks: attention speed and memory, FAVOR approximation error", setup_bench},
 };

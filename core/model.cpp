@@ -148,17 +148,21 @@ void ProteinLMImpl::reset() {
   output_bias = register_parameter("output_bias", torch::zeros({config.vocab_size}));
 }
 
-at::Tensor ProteinLMImpl::encode(const at::Tensor& tokens, const at::Tensor& padding,
-                                 std::vector<at::Tensor>* layer_outputs) {
+at::Tensor ProteinLMImpl::embed(const at::Tensor& tokens) {
   require_config(tokens.dim() == 2, "tokens must be [batch, length]");
   at::Tensor h = embedding->forward(tokens);  // [B, L, d]
-  if (position) {
-    const int64_t l = tokens.size(1);
-    require_config(l <= config.max_length, "sequence of " + std::to_string(l) +
-                                               " tokens is longer than this model's learned positions (" +
-                                               std::to_string(config.max_length) + ")");
-    h = h + position->forward(torch::arange(l, tokens.options().dtype(torch::kLong)));
-  }
+  if (!position) return h;
+  const int64_t l = tokens.size(1);
+  require_config(l <= config.max_length, "sequence of " + std::to_string(l) +
+                                             " tokens is longer than this model's learned positions (" +
+                                             std::to_string(config.max_length) + ")");
+  return h + position->forward(torch::arange(l, tokens.options().dtype(torch::kLong)));
+}
+
+at::Tensor ProteinLMImpl::encode(const at::Tensor& tokens, const at::Tensor& padding,
+                                 std::vector<at::Tensor>* layer_outputs) {
+  at::Tensor h = embed(tokens);
+  if (layer_outputs) layer_outputs->push_back(h);
   for (const auto& block : *blocks) {
     h = block->as<TransformerBlock>()->forward(h, padding);
     if (layer_outputs) layer_outputs->push_back(h);

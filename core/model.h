@@ -67,7 +67,10 @@ class ProteinLMImpl : public torch::nn::Cloneable<ProteinLMImpl> {
 
   // tokens [B, L] int64; padding [B, L] bool (true on padding) or undefined. Returns logits [B, L, V].
   at::Tensor forward(const at::Tensor& tokens, const at::Tensor& padding = {});
-  // Hidden states after the final LayerNorm [B, L, d] (embeddings); layer_outputs gets each block's.
+  // Token embeddings plus learned positions, if any: [B, L, d] (the input of the first block).
+  at::Tensor embed(const at::Tensor& tokens);
+  // Hidden states after the final LayerNorm [B, L, d]; layer_outputs, when given, receives the input
+  // embeddings followed by each block's output.
   at::Tensor encode(const at::Tensor& tokens, const at::Tensor& padding = {},
                     std::vector<at::Tensor>* layer_outputs = nullptr);
 

@@ -52,6 +52,13 @@ AttentionOptions MultiheadAttentionImpl::attention_options() const {
   return a;
 }
 
+std::tuple<at::Tensor, at::Tensor, at::Tensor> MultiheadAttentionImpl::project(const at::Tensor& x) {
+  const int64_t b = x.size(0), l = x.size(1), h = options.heads(), dh = options.embed_dim() / h;
+  auto qkv = in_proj->forward(x).view({b, l, 3, h, dh}).permute({2, 0, 3, 1, 4});  // 3 x [B, H, L, dh]
+  if (!options.rotary()) return {qkv[0], qkv[1], qkv[2]};
+  return {apply_rotary(qkv[0]), apply_rotary(qkv[1]), qkv[2]};
+}
+
 void MultiheadAttentionImpl::set_kind(AttentionKind kind) { options.kind(kind); }
 
 int64_t MultiheadAttentionImpl::draws() const { return draw_count.item<int64_t>(); }
@@ -85,15 +92,9 @@ at::Tensor MultiheadAttentionImpl::forward(const at::Tensor& x, const at::Tensor
       redraw();
     }
   }
-  const int64_t b = x.size(0), l = x.size(1), h = options.heads(), dh = options.embed_dim() / h;
-  // [B, L, 3E] -> 3 x [B, H, L, dh]
-  auto qkv = in_proj->forward(x).view({b, l, 3, h, dh}).permute({2, 0, 3, 1, 4});
-  at::Tensor q = qkv[0], k = qkv[1];
-  if (options.rotary()) {
-    q = apply_rotary(q);
-    k = apply_rotary(k);
-  }
-  at::Tensor o = attend(q, k, qkv[2], key_padding_mask);  // [B, H, L, dh]
+  const int64_t b = x.size(0), l = x.size(1);
+  auto [q, k, v] = project(x);
+  at::Tensor o = attend(q, k, v, key_padding_mask);  // [B, H, L, dh]
   return out_proj->forward(o.transpose(1, 2).reshape({b, l, options.embed_dim()}));
 }
 

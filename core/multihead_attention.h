@@ -42,6 +42,9 @@ class MultiheadAttentionImpl : public torch::nn::Cloneable<MultiheadAttentionImp
   at::Tensor attend(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                     const at::Tensor& key_padding_mask = {}) const;
 
+  // Queries, keys and values of x [B, L, E] as attention sees them (rotary applied): 3 x [B, H, L, E/H].
+  std::tuple<at::Tensor, at::Tensor, at::Tensor> project(const at::Tensor& x);
+
   void set_kind(AttentionKind kind);  // switch attention, keep every parameter
   void redraw();                      // replace the projection by the next draw of the sequence
   int64_t draws() const;              // projections drawn so far (1 after construction)

@@ -1,0 +1,104 @@
+// performer similarity: the amino-acid similarity matrix learned by attention, against BLOSUM62.
+#include <algorithm>
+#include <cstdio>
+#include <iostream>
+#include <memory>
+
+#include "bio/matrix.h"
+#include "cli/commands.h"
+#include "cli/model_io.h"
+#include "cli/table.h"
+#include "core/analysis.h"
+#include "core/errors.h"
+
+namespace performer::cli {
+namespace {
+
+constexpr std::string_view kOrder = "ACDEFGHIKLMNPQRSTVWY";  // the 20 standard residues
+
+struct SimilarityArgs {
+  std::string model, fasta, out = "similarity.csv", matrix = "blosum62", device = "cpu";
+  int64_t n = 800;
+  int top = 10;
+};
+
+void run_similarity(const SimilarityArgs& a) {
+  core::Checkpoint c = load_model(a.model, a.device);
+  const bio::SubstitutionMatrix reference = bio::load_matrix(a.matrix).restricted(kOrder);
+  const int64_t types = static_cast<int64_t>(kOrder.size());
+  at::Tensor mass = at::zeros({types, types}, at::kDouble), key_counts = at::zeros({types}, at::kDouble);
+  bio::FastaReader reader(a.fasta);
+  bio::SequenceRecord r;
+  int64_t used = 0;
+  while (used < a.n && reader.next(r)) {
+    const auto residues = residue_tokens(r.sequence, bio::UnknownPolicy::x, reader.where(r));
+    std::vector<int64_t> kinds = {-1};  // <cls>
+    for (int64_t t : residues) {
+      const size_t k = kOrder.find(bio::Vocabulary::letter(static_cast<int32_t>(t)));
+      kinds.push_back(k == std::string_view::npos ? -1 : static_cast<int64_t>(k));
+    }
+    kinds.push_back(-1);  // <eos>
+    core::accumulate_type_attention(c.model, framed_tokens(residues), kinds, types, mass, key_counts);
+    ++used;
+  }
+  if (used == 0) throw InputError("'" + a.fasta + "' holds no sequence to analyse");
+  at::Tensor similarity = core::similarity_from_mass(mass, key_counts);
+  at::Tensor blosum = at::tensor(reference.scores, at::kDouble).view({types, types});
+  auto [pearson, spearman] = core::offdiagonal_correlations(similarity, blosum);
+
+  Table csv;
+  csv.header = {"residue"};
+  for (char ch : kOrder) csv.header.push_back(std::string(1, ch));
+  for (int64_t i = 0; i < types; ++i) {
+    std::vector<std::string> cells = {std::string(1, kOrder[i])};
+    for (int64_t j = 0; j < types; ++j) cells.push_back(format_number(similarity[i][j].item<double>(), 4));
+    csv.rows.push_back(cells);
+  }
+  csv.write_csv(a.out);
+
+  struct Pair {
+    char a, b;
+    double score, blosum;
+  };
+  std::vector<Pair> pairs;
+  for (int64_t i = 0; i < types; ++i)
+    for (int64_t j = i + 1; j < types; ++j)
+      pairs.push_back({kOrder[i], kOrder[j], similarity[i][j].item<double>(), blosum[i][j].item<double>()});
+  std::sort(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) { return x.score > y.score; });
+  std::printf("similarity from attention over %lld sequences (%s, %s); written to %s\n",
+              static_cast<long long>(used), core::to_string(c.config.attention).c_str(), c.config.objective.c_str(),
+              a.out.c_str());
+  std::printf("against %s, off-diagonal pairs: Pearson %.3f, Spearman %.3f\n", reference.name.c_str(), pearson,
+              spearman);
+  Table top;
+  top.header = {"rank", "pair", "attention_similarity", reference.name};
+  for (int i = 0; i < std::min<int>(a.top, static_cast<int>(pairs.size())); ++i) {
+    top.rows.push_back({std::to_string(i + 1), std::string(1, pairs[i].a) + "-" + std::string(1, pairs[i].b),
+                        format_number(pairs[i].score, 3), format_number(pairs[i].blosum, 1)});
+  }
+  std::cout << top.text();
+}
+
+}  // namespace
+
+void setup_similarity(CLI::App& sub, const GlobalOptions& global) {
+  auto a = std::make_shared<SimilarityArgs>();
+  sub.add_option("model", a->model, "checkpoint written by performer train")->required();
+  sub.add_option("fasta", a->fasta, "sequences to average over (FASTA, plain/gzip/bzip2, or -)")->required();
+  sub.add_option("--n", a->n, "sequences used (the first n)")->check(CLI::PositiveNumber)->capture_default_str();
+  sub.add_option("--out", a->out, "20 x 20 CSV of the similarity matrix")->capture_default_str();
+  sub.add_option("--matrix", a->matrix, "reference: blosum30/45/62/80 or an NCBI-format matrix file")
+      ->capture_default_str();
+  sub.add_option("--top", a->top, "most similar pairs listed")->capture_default_str();
+  sub.add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  sub.footer(
+      "For each pair of residue types (a, b): the share of attention that residues of type a give to residues\n"
+      "of type b, over b's share of all residues, log2, symmetrised, summed over layers and heads. With one-hot\n"
+      "residue types as the values, attention computes this without forming any L x L matrix.");
+  sub.callback([a, &global] {
+    apply_global_options(global);
+    run_similarity(*a);
+  });
+}
+
+}  // namespace performer::cli

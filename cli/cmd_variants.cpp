@@ -1,0 +1,118 @@
+// performer variants: effects of point mutations and multi-mutants on one sequence.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "bio/mutation.h"
+#include "cli/commands.h"
+#include "cli/model_io.h"
+#include "core/analysis.h"
+#include "core/errors.h"
+
+namespace performer::cli {
+namespace {
+
+struct VariantArgs {
+  std::string model, sequence, mutations, column = "mutant", out, device = "cpu";
+  int64_t offset = 1;
+};
+
+std::vector<std::string> split_csv(const std::string& line) {
+  std::vector<std::string> cells;
+  std::string cell;
+  bool quoted = false;
+  for (size_t i = 0; i < line.size(); ++i) {
+    const char c = line[i];
+    if (c == '"') {
+      if (quoted && i + 1 < line.size() && line[i + 1] == '"') cell += '"', ++i;
+      else quoted = !quoted;
+    } else if (c == ',' && !quoted) {
+      cells.push_back(cell);
+      cell.clear();
+    } else if (c != '\r') {
+      cell += c;
+    }
+  }
+  cells.push_back(cell);
+  return cells;
+}
+
+void run_variants(const VariantArgs& a) {
+  core::Checkpoint c = load_model(a.model, a.device);
+  const bio::SequenceRecord wt = first_record(a.sequence);
+  const auto residues = residue_tokens(wt.sequence, bio::UnknownPolicy::error, a.sequence);
+  std::ifstream in(a.mutations);
+  if (!in) throw InputError("cannot open mutations file '" + a.mutations + "'");
+  std::string line;
+  if (!std::getline(in, line)) throw InputError("'" + a.mutations + "' is empty");
+  const auto header = split_csv(line);
+  const auto col = std::find(header.begin(), header.end(), a.column);
+  if (col == header.end()) {
+    throw InputError("'" + a.mutations + "' has no column '" + a.column + "' (use --mutation-col)");
+  }
+  const size_t index = col - header.begin();
+  std::ostringstream out;
+  out << "row\t" << a.column << (c.config.causal() ? "\tlog_likelihood_ratio\n" : "\tmasked_marginal\twt_marginal\n");
+  int64_t row = 1;
+  while (std::getline(in, line)) {
+    ++row;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    const auto cells = split_csv(line);
+    if (index >= cells.size()) throw InputError("'" + a.mutations + "' row " + std::to_string(row) + ": no " + a.column + " value");
+    std::vector<core::Substitution> subs;
+    try {
+      const auto mutations = bio::parse_mutations(cells[index]);
+      bio::apply_mutations(wt.sequence, mutations, a.offset);  // checks positions and wild types
+      for (const auto& m : mutations) {
+        subs.push_back({m.position - a.offset, bio::Vocabulary::residue_id(m.wild_type), bio::Vocabulary::residue_id(m.mutant)});
+      }
+    } catch (const InputError& e) {
+      throw InputError("'" + a.mutations + "' row " + std::to_string(row) + ": " + e.what());
+    }
+    char scores[96];
+    if (c.config.causal()) {
+      std::snprintf(scores, sizeof scores, "%.6f", core::log_likelihood_ratio(c.model, residues, subs));
+    } else {
+      std::snprintf(scores, sizeof scores, "%.6f\t%.6f", core::masked_marginal(c.model, residues, subs),
+                    core::wildtype_marginal(c.model, residues, subs));
+    }
+    out << row << "\t" << cells[index] << "\t" << scores << "\n";
+  }
+  if (a.out.empty()) {
+    std::cout << out.str();
+  } else {
+    std::ofstream file(a.out + ".tmp");
+    if (!(file << out.str())) throw InputError("cannot write '" + a.out + "'");
+    file.close();
+    std::filesystem::rename(a.out + ".tmp", a.out);
+  }
+}
+
+}  // namespace
+
+void setup_variants(CLI::App& sub, const GlobalOptions& global) {
+  auto a = std::make_shared<VariantArgs>();
+  sub.add_option("model", a->model, "checkpoint written by performer train")->required();
+  sub.add_option("--sequence", a->sequence, "FASTA file whose first record is the wild type")->required();
+  sub.add_option("--mutations", a->mutations, "CSV with a header row and a column of mutations (A24C, A24C:G30D)")
+      ->required();
+  sub.add_option("--mutation-col", a->column, "name of the mutation column")->capture_default_str();
+  sub.add_option("--offset", a->offset, "number of the sequence's first residue in the mutation numbering")
+      ->capture_default_str();
+  sub.add_option("--out", a->out, "TSV output (default: stdout)");
+  sub.add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  sub.footer(
+      "Masked (mlm) models: masked_marginal = sum over mutated positions of log p(mt) - log p(wt) with all of them\n"
+      "masked together; wt_marginal = the same from the unmasked wild type. Autoregressive (ar) models:\n"
+      "log_likelihood_ratio = log p(mutant) - log p(wild type). A wild type that does not match the sequence is\n"
+      "an error naming the row.");
+  sub.callback([a, &global] {
+    apply_global_options(global);
+    run_variants(*a);
+  });
+}
+
+}  // namespace performer::cli
