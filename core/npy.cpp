@@ -36,7 +36,8 @@ void write_npy(const std::string& path, const at::Tensor& tensor) {
   at::Tensor t = tensor.detach().to(at::kCPU).contiguous();
   std::ostringstream dict;
   dict << "{'descr': '" << descr(t.scalar_type()) << "', 'fortran_order': False, 'shape': (";
-  for (int64_t i = 0; i < t.dim(); ++i) dict << t.size(i) << (t.dim() == 1 || i + 1 < t.dim() ? ", " : "");
+  for (int64_t i = 0; i < t.dim(); ++i) dict << (i ? ", " : "") << t.size(i);
+  if (t.dim() == 1) dict << ",";  // a Python one-tuple
   dict << "), }";
   std::string header = dict.str();
   const size_t total = 10 + header.size() + 1;  // magic + version + length, header, '\n'

@@ -284,3 +284,123 @@ TEST(CliTrain, BadSettingsAreOneLineErrors) {
   EXPECT_EQ(time.code, 1);
   EXPECT_NE(time.output.find("--max-time"), std::string::npos);
 }
+
+namespace {
+
+// A tiny model trained for a few steps in the running test's folder.
+std::string tiny_checkpoint(const std::string& objective) {
+  const std::string data = write("model-data.fasta", protein_fasta(60));
+  const std::string path = (test_dir() / (objective + ".pt")).string();
+  Result r = run("--threads 1 train --data " + data + " --preset tiny --objective " + objective +
+                 " --attention favor_softmax --max-steps 3 --eval-every 0 --tokens-per-batch 1024 --out " + path);
+  EXPECT_EQ(r.code, 0) << r.output;
+  return path;
+}
+
+const std::string kBpt1 =
+    ">sp|P00974|BPT1_BOVIN Pancreatic trypsin inhibitor OS=Bos taurus OX=9913 PE=1 SV=2\n"
+    "MKMSRLCLSVALLVLLGTLAASTPGCDTSNQAKAQRPDFCLEPPYTGPCKARIIRYFYNA\n"
+    "KAGLCQTFVYGGCRAKRNNFKSAEDCMRTCGGAIGPWENL\n";
+
+// The shape in a .npy header: "(2, 4, 100, 100)".
+std::string npy_shape(const std::filesystem::path& path) {
+  const std::string bytes = read_file(path);
+  const size_t s = bytes.find("'shape': ");
+  return s == std::string::npos ? "" : bytes.substr(s + 9, bytes.find(')', s) - s - 8);
+}
+
+}  // namespace
+
+TEST(CliModel, ScoreWritesOneRowPerSequence) {
+  for (const char* objective : {"ar", "mlm"}) {
+    const std::string model = tiny_checkpoint(objective);
+    const std::string out = (test_dir() / "scores.tsv").string();
+    Result r = run("--threads 1 score " + model + " " + write("three.fasta", kFasta) + " --out " + out);
+    ASSERT_EQ(r.code, 0) << r.output;
+    const std::string tsv = read_file(out);
+    EXPECT_EQ(tsv.rfind("id\tlength\tlog_likelihood\tmean_log_likelihood\tperplexity\tmethod\n", 0), 0u) << tsv;
+    EXPECT_EQ(std::count(tsv.begin(), tsv.end(), '\n'), 4);
+    EXPECT_NE(tsv.find("sp|P00974|BPT1_BOVIN\t100\t-"), std::string::npos) << tsv;
+    EXPECT_NE(tsv.find(std::string(objective) == "ar" ? "\tautoregressive\n" : "\tpseudo\n"), std::string::npos);
+    // A record scores the same alone as among others.
+    Result alone = run("--threads 1 score " + model + " - < " + write("one.fasta", kBpt1));
+    ASSERT_EQ(alone.code, 0);
+    const std::string line = alone.output.substr(alone.output.find("sp|P00974"));
+    EXPECT_NE(tsv.find(line.substr(0, line.find('\n'))), std::string::npos) << line;
+  }
+}
+
+TEST(CliModel, VariantsScoreMutationsAndNameTheBadRow) {
+  const std::string model = tiny_checkpoint("mlm");
+  const std::string wt = write("bpt1.fasta", kBpt1);
+  Result r = run("--threads 1 variants " + model + " --sequence " + wt + " --mutations " +
+                 write("ok.csv", "id,mutant\na,K2R\nb,\"K2R:R36W\"\n"));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("row\tmutant\tmasked_marginal\twt_marginal\n2\tK2R\t"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\n3\tK2R:R36W\t"), std::string::npos) << r.output;
+  Result offset = run("--threads 1 variants " + model + " --sequence " + wt + " --offset 0 --mutation-col m "
+                      "--mutations " + write("off.csv", "m\nM0A\n"));
+  EXPECT_EQ(offset.code, 0) << offset.output;
+  Result bad = run("--threads 1 variants " + model + " --sequence " + wt + " --mutations " +
+                   write("bad.csv", "mutant\nK2R\nA3C\n"));
+  EXPECT_EQ(bad.code, 1);
+  EXPECT_NE(bad.output.find("row 3: mutation A3C: the sequence has M at position 3, not A"), std::string::npos)
+      << bad.output;
+  Result col = run("--threads 1 variants " + model + " --sequence " + wt + " --mutations " + write("c.csv", "x\nK2R\n"));
+  EXPECT_EQ(col.code, 1);
+  EXPECT_NE(col.output.find("has no column 'mutant'"), std::string::npos);
+}
+
+TEST(CliModel, EmbedAndAttentionWriteNpyArraysWithTheRightShapes) {
+  const std::string model = tiny_checkpoint("mlm");
+  const auto out = test_dir() / "emb";
+  Result r = run("--threads 1 embed " + model + " " + write("three.fasta", kFasta) + " --out " + out.string() +
+                 " --layers 0,2,-1 --include per-token,mean,bos");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_EQ(npy_shape(out / "mean.npy"), "(3, 3, 64)");
+  EXPECT_EQ(npy_shape(out / "bos.npy"), "(3, 3, 64)");
+  EXPECT_EQ(npy_shape(out / "per_token" / "0.npy"), "(3, 100, 64)");
+  EXPECT_EQ(npy_shape(out / "per_token" / "1.npy"), "(3, 9, 64)");
+  EXPECT_NE(read_file(out / "index.tsv").find("1\ttr|Q00001|Q00001_HUMAN\t9\tper_token/1.npy"), std::string::npos);
+  Result layer = run("--threads 1 embed " + model + " " + write("t.fasta", kFasta) + " --out " + out.string() +
+                     " --layers 7");
+  EXPECT_EQ(layer.code, 1);
+  EXPECT_NE(layer.output.find("layer 7 does not exist"), std::string::npos) << layer.output;
+
+  const auto att = test_dir() / "att";
+  Result a = run("--threads 1 attention " + model + " --sequence " + write("bpt1.fasta", kBpt1) + " --out " +
+                 att.string());
+  ASSERT_EQ(a.code, 0) << a.output;
+  EXPECT_EQ(npy_shape(att / "attention.npy"), "(2, 4, 100, 100)");
+  EXPECT_EQ(npy_shape(att / "contacts.npy"), "(100, 100)");
+  const std::string json = read_file(att / "attention.json");
+  EXPECT_NE(json.find("\"residues\": \"MKMSRLCLSV"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"layers\": 2"), std::string::npos);
+}
+
+TEST(CliModel, SimilarityWritesA20x20MatrixAndComparesWithBlosum) {
+  const std::string model = tiny_checkpoint("mlm");
+  const std::string out = (test_dir() / "sim.csv").string();
+  Result r = run("--threads 1 similarity " + model + " " + write("many.fasta", protein_fasta(30)) +
+                 " --n 20 --top 5 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("over 20 sequences"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("against blosum62, off-diagonal pairs: Pearson "), std::string::npos);
+  const std::string csv = read_file(out);
+  EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 21);
+  EXPECT_EQ(csv.rfind("residue,A,C,D,E,F,G,H,I,K,L,M,N,P,Q,R,S,T,V,W,Y\n", 0), 0u) << csv.substr(0, 80);
+}
+
+TEST(CliModel, MissingOrForeignModelsAreOneLineErrors) {
+  const std::string fasta = write("x.fasta", kFasta);
+  Result missing = run("score /no/model.pt " + fasta);
+  EXPECT_EQ(missing.code, 1);
+  EXPECT_EQ(missing.output, "error: checkpoint '/no/model.pt' does not exist or is not a file\n");
+  Result junk = run("score " + fasta + " " + fasta);
+  EXPECT_EQ(junk.code, 1);
+  EXPECT_NE(junk.output.find("is not a performer checkpoint"), std::string::npos) << junk.output;
+  const std::string model = tiny_checkpoint("mlm");
+  Result unknown = run("score " + model + " " + write("u.fasta", ">u\nMK-V\n"));
+  EXPECT_EQ(unknown.code, 1);
+  EXPECT_NE(unknown.output.find("unexpected character '-' at position 3"), std::string::npos) << unknown.output;
+}
