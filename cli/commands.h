@@ -21,6 +21,7 @@ void setup_bench(CLI::App& sub, const GlobalOptions& global);
 void setup_data(CLI::App& sub, const GlobalOptions& global);
 void setup_train(CLI::App& sub, const GlobalOptions& global);
 void setup_score(CLI::App& sub, const GlobalOptions& global);
+void setup_evaluate(CLI::App& sub, const GlobalOptions& global);
 void setup_variants(CLI::App& sub, const GlobalOptions& global);
 void setup_embed(CLI::App& sub, const GlobalOptions& global);
 void setup_attention(CLI::App& sub, const GlobalOptions& global);

@@ -18,6 +18,7 @@ namespace {
 const Command kCommands[] = {
     {"info", "LibTorch version, devices, threads, BLAS and a measured matmul speed", setup_info},
     {"train", "train a protein language model (masked or autoregressive) on FASTA files", setup_train},
+    {"evaluate", "held-out loss, perplexity and accuracy on a FASTA file", setup_evaluate},
     {"score", "log-likelihood of sequences: exact (ar) or pseudo-likelihood (mlm)", setup_score},
     {"variants", "score point mutations and multi-mutants of a sequence", setup_variants},
     {"embed", "per-token, mean and <cls> embeddings as .npy", setup_embed},

@@ -391,6 +391,14 @@ TEST(CliModel, SimilarityWritesA20x20MatrixAndComparesWithBlosum) {
   EXPECT_EQ(csv.rfind("residue,A,C,D,E,F,G,H,I,K,L,M,N,P,Q,R,S,T,V,W,Y\n", 0), 0u) << csv.substr(0, 80);
 }
 
+TEST(CliModel, EvaluatePrintsLossPerplexityAndAccuracy) {
+  const std::string model = tiny_checkpoint("ar");
+  Result r = run("--threads 1 evaluate " + model + " " + write("eval.fasta", protein_fasta(20)));
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("\"objective\": \"ar\", \"sequences\": 20, \"tokens\": "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("\"perplexity\": "), std::string::npos);
+}
+
 TEST(CliModel, MissingOrForeignModelsAreOneLineErrors) {
   const std::string fasta = write("x.fasta", kFasta);
   Result missing = run("score /no/model.pt " + fasta);
