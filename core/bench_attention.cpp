@@ -3,14 +3,13 @@
 #include <ATen/CPUGeneratorImpl.h>
 #include <torch/torch.h>
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
 
+#include "core/bench_util.h"
 #include "core/memory.h"
 
 namespace performer::core {
@@ -38,10 +37,7 @@ std::vector<AttentionBenchRow> bench_attention(const AttentionBenchConfig& confi
   const torch::Device device(config.device);
   const bool count_memory = device.is_cpu();
   if (count_memory) TensorMemory::install();
-  // Keep freed memory for reuse, as a caching allocator would: otherwise every large tensor is a fresh
-  // mmap whose page faults are timed too, and how much depends on what ran before in the process.
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  keep_freed_memory();
   std::vector<AttentionBenchRow> rows;
   std::vector<std::string> passes;
   if (config.forward) passes.push_back("forward");
@@ -115,23 +111,13 @@ std::vector<AttentionBenchRow> bench_attention(const AttentionBenchConfig& confi
               const double spent = std::chrono::duration<double>(t1 - start).count();
               if (i >= 2 && spent > config.seconds_per_case) break;
             }
-            std::sort(times.begin(), times.end());
             row.runs = static_cast<int>(times.size());
-            row.median_ms = times.size() % 2 ? times[times.size() / 2]
-                                             : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
+            row.median_ms = median(times);
             medians[kind] = row.median_ms;
           }
           rows.push_back(row);
         }
-        for (size_t i = first; i < rows.size(); ++i) {
-          auto ratio = [&](AttentionKind base) {
-            auto it = medians.find(base);
-            return it == medians.end() ? kNaN : rows[i].median_ms / it->second;
-          };
-          rows[i].vs_exact = ratio(AttentionKind::exact);
-          rows[i].vs_dummy = ratio(AttentionKind::dummy);
-          if (progress) progress(rows[i]);
-        }
+        fill_ratios(rows, first, medians, progress);
       }
     }
   }

@@ -3,14 +3,13 @@
 #include <torch/optim/adamw.h>
 #include <torch/torch.h>
 
-#include <malloc.h>
-
 #include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <limits>
 #include <map>
 
+#include "core/bench_util.h"
 #include "core/memory.h"
 #include "core/model.h"
 
@@ -32,8 +31,7 @@ std::vector<ModelBenchRow> bench_model(const ModelBenchConfig& config,
                                        const std::function<void(const ModelBenchRow&)>& progress) {
   const torch::Device device(config.device);
   if (device.is_cpu()) TensorMemory::install();
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);  // reuse freed memory, as in bench_attention
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+  keep_freed_memory();
   std::vector<ModelBenchRow> rows;
   for (const auto& objective : config.objectives) {
     for (int64_t length : config.lengths) {
@@ -86,23 +84,13 @@ std::vector<ModelBenchRow> bench_model(const ModelBenchConfig& config,
           if (i >= 1 && std::chrono::duration<double>(t1 - start).count() > config.seconds_per_case) break;
         }
         if (device.is_cpu()) row.peak_mib = (TensorMemory::peak_bytes() - base) / 1048576.0;
-        std::sort(times.begin(), times.end());
         row.runs = static_cast<int>(times.size());
-        row.median_ms = times.size() % 2 ? times[times.size() / 2]
-                                         : 0.5 * (times[times.size() / 2 - 1] + times[times.size() / 2]);
+        row.median_ms = median(times);
         row.tokens_per_second = config.batch * length / (row.median_ms / 1000.0);
         medians[kind] = row.median_ms;
         rows.push_back(row);
       }
-      for (size_t i = first; i < rows.size(); ++i) {
-        auto ratio = [&](AttentionKind base) {
-          auto it = medians.find(base);
-          return it == medians.end() ? kNaN : rows[i].median_ms / it->second;
-        };
-        rows[i].vs_dummy = ratio(AttentionKind::dummy);
-        rows[i].vs_exact = ratio(AttentionKind::exact);
-        if (progress) progress(rows[i]);
-      }
+      fill_ratios(rows, first, medians, progress);
     }
   }
   return rows;
