@@ -17,6 +17,8 @@ class FigureWidget : public QWidget {
 
   void set_figure(std::shared_ptr<const Figure> figure);
   const std::shared_ptr<const Figure>& figure() const { return figure_; }
+  // Figure coordinates -> widget coordinates, for the current size.
+  QTransform figure_to_widget() const;
 
  Q_SIGNALS:
   // After the first paint of a newly set figure: what "shown" means for the timings.
@@ -24,8 +26,6 @@ class FigureWidget : public QWidget {
 
  protected:
   void paintEvent(QPaintEvent* event) override;
-  // Figure coordinates -> widget coordinates, for the current size.
-  QTransform figure_to_widget() const;
   // Drawn over the figure, in figure coordinates (selection marks).
   virtual void paint_overlay(QPainter& painter) { Q_UNUSED(painter); }
 

@@ -1,16 +1,21 @@
 // gui_tests: one binary (one ctest entry) running every Qt Test class; run offscreen.
-#include <QGuiApplication>
+#include <QApplication>
 #include <QTest>
 
 #include "tests/gui/test_render.h"
 #include "tests/gui/test_viewer.h"
+#include "tests/gui/test_widgets.h"
 
 int main(int argc, char** argv) {
-  QGuiApplication app(argc, argv);
+  QApplication app(argc, argv);
   int failures = 0;
   {
     performer::view::RenderTests render;
     failures += QTest::qExec(&render, argc, argv);
+  }
+  {
+    performer::view::WidgetTests widgets;
+    failures += QTest::qExec(&widgets, argc, argv);
   }
   {
     performer::view::ViewerTests viewer;

@@ -18,28 +18,10 @@
 #include "gui/head_figure.h"
 #include "gui/heatmap.h"
 #include "gui/similarity_figure.h"
+#include "tests/gui/synthetic.h"
 
 namespace performer::view {
 namespace {
-
-// A synthetic model output: map (l, h) holds l + h / 10 + i * j / (L * L), every value distinct per map.
-std::shared_ptr<const AttentionData> synthetic(int layers, int heads, int length) {
-  auto data = std::make_shared<AttentionData>();
-  data->id = "TEST_PROT";
-  data->model = "synthetic";
-  data->layers = layers;
-  data->heads = heads;
-  for (int k = 0; k < length; ++k) data->residues += QString("ACDEFGHIKLMNPQRSTVWY")[k % 20];
-  for (int l = 0; l < layers; ++l) {
-    for (int h = 0; h < heads; ++h) {
-      Matrix m(length, length);
-      for (int i = 0; i < length; ++i)
-        for (int j = 0; j < length; ++j) m.at(i, j) = l + h / 10.0f + float(i * j) / (length * length);
-      data->maps.push_back(std::move(m));
-    }
-  }
-  return data;
-}
 
 // Rec. 709 luma of an sRGB colour.
 double luma(QRgb c) { return 0.2126 * qRed(c) + 0.7152 * qGreen(c) + 0.0722 * qBlue(c); }
@@ -123,7 +105,7 @@ void RenderTests::downsample_averages_areas() {
 }
 
 void RenderTests::grid_has_layers_times_heads_tiles() {
-  auto data = synthetic(4, 3, 40);
+  auto data = synthetic_attention(4, 3, 40);
   const GridFigure grid(data, {}, {}, false, 60);
   const GridLayout& l = grid.layout();
   QCOMPARE(l.rows, 4);
@@ -172,7 +154,7 @@ void RenderTests::index_lists_parse() {
 
 void RenderTests::png_export_reads_back_at_its_size() {
   QTemporaryDir dir;
-  const GridFigure grid(synthetic(2, 2, 30), {}, {}, false, 50);
+  const GridFigure grid(synthetic_attention(2, 2, 30), {}, {}, false, 50);
   const QString path = dir.filePath("grid.png");
   save_figure(grid, path);
   QImage back(path);
@@ -181,14 +163,14 @@ void RenderTests::png_export_reads_back_at_its_size() {
   save_figure(grid, path, 2);
   QCOMPARE(QImage(path).size(), grid.size() * 2);
 
-  const HeadFigure head(head_plot(*synthetic(1, 1, 25), 0, 0, false));
+  const HeadFigure head(head_plot(*synthetic_attention(1, 1, 25), 0, 0, false));
   save_figure(head, dir.filePath("head.png"));
   QCOMPARE(QImage(dir.filePath("head.png")).size(), head.size());
 }
 
 void RenderTests::svg_export_is_well_formed() {
   QTemporaryDir dir;
-  const HeadFigure head(head_plot(*synthetic(2, 2, 25), 1, 1, true));
+  const HeadFigure head(head_plot(*synthetic_attention(2, 2, 25), 1, 1, true));
   const QString path = dir.filePath("head.svg");
   save_figure(head, path);
   QFile f(path);
@@ -239,7 +221,7 @@ void RenderTests::csv_round_trips_numbers() {
 }
 
 void RenderTests::exports_to_bad_places_are_errors() {
-  const GridFigure grid(synthetic(1, 1, 10), {}, {}, false, 40);
+  const GridFigure grid(synthetic_attention(1, 1, 10), {}, {}, false, 40);
   QVERIFY_THROWS_EXCEPTION(InputError, save_figure(grid, "/no/such/folder/grid.png"));
   QVERIFY_THROWS_EXCEPTION(InputError, save_figure(grid, "/no/such/folder/grid.svg"));
   QVERIFY_THROWS_EXCEPTION(InputError, save_figure(grid, QDir::tempPath() + "/grid.jpg"));
