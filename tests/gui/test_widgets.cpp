@@ -3,6 +3,10 @@
 #include "tests/gui/test_widgets.h"
 
 #include <QApplication>
+#include <QLabel>
+#include <QLineEdit>
+#include <QPushButton>
+#include <QSpinBox>
 #include <QSignalSpy>
 #include <QTest>
 #include <QThread>
@@ -14,6 +18,7 @@
 #include "gui/head_figure.h"
 #include "gui/head_view.h"
 #include "gui/job_runner.h"
+#include "gui/similarity_tab.h"
 #include "tests/gui/synthetic.h"
 
 namespace performer::view {
@@ -94,6 +99,31 @@ void WidgetTests::head_view_zooms_pans_and_reads_out() {
   QCOMPARE(view.current_plot().window.width(), 4.0);  // at most 4 x 4 cells
   send_mouse(view, QEvent::MouseButtonDblClick, centre, Qt::LeftButton);
   QCOMPARE(view.current_plot().window, QRectF(0, 0, 100, 100));
+}
+
+void WidgetTests::similarity_tab_asks_and_shows() {
+  SimilarityTab tab;
+  tab.set_source("/data/set.fasta", 25);
+  QSignalSpy asked(&tab, &SimilarityTab::compute_requested);
+  for (QPushButton* b : tab.findChildren<QPushButton*>()) {
+    if (b->text() == "Compute") b->click();
+  }
+  QCOMPARE(asked.size(), 1);
+  QCOMPARE(asked[0][0].toString(), QString("/data/set.fasta"));
+  QCOMPARE(asked[0][1].toInt(), 25);
+  QVERIFY(!tab.figure());
+
+  auto data = std::make_shared<SimilarityData>();
+  data->order = "ACDEFGHIKLMNPQRSTVWY";
+  data->attention = Matrix(20, 20, 0.5f);
+  data->reference = Matrix(20, 20, 1.0f);
+  data->reference_name = "blosum62";
+  data->pearson = 0.123;
+  tab.set_data(data);
+  QVERIFY(tab.figure());
+  bool shows_correlation = false;
+  for (QLabel* l : tab.findChildren<QLabel*>()) shows_correlation |= l->text().contains("Pearson r = 0.123");
+  QVERIFY(shows_correlation);
 }
 
 void WidgetTests::job_runner_delivers_on_the_gui_thread() {
