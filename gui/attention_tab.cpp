@@ -96,10 +96,7 @@ void AttentionTab::show_head(int layer, int head) {
   grid_widget_->set_selected(layer, head);
   runner_.start("head", "drawing the head", [this, data, layer, head, log](const JobControl&) -> JobRunner::Deliver {
     auto plot = std::make_shared<MatrixPlot>(head_plot(*data, layer, head, log));
-    return [this, data, layer, head, plot] {
-      head_view_->set_head(data, layer, head, std::move(*plot));
-      Q_EMIT head_shown();
-    };
+    return [this, data, layer, head, plot] { head_view_->set_head(data, layer, head, std::move(*plot)); };
   });
 }
 

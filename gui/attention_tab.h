@@ -34,7 +34,6 @@ class AttentionTab : public QWidget {
 
  Q_SIGNALS:
   void grid_shown();  // the grid of the current data was painted
-  void head_shown();  // the large view shows the requested head
 
  private:
   void rebuild_grid();

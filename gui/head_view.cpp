@@ -31,12 +31,6 @@ void HeadView::set_head(std::shared_ptr<const AttentionData> data, int layer, in
   update();
 }
 
-void HeadView::clear() {
-  data_.reset();
-  plot_ = {};
-  update();
-}
-
 MatrixPlotLayout HeadView::current_layout() const {
   return layout_matrix_plot(QRectF(rect()).adjusted(8, 8, -8, -8), figure_font(), longest_label_);
 }

@@ -18,7 +18,6 @@ class HeadView : public QWidget {
 
   // plot: head_plot(*data, layer, head, ...), built off the GUI thread.
   void set_head(std::shared_ptr<const AttentionData> data, int layer, int head, MatrixPlot plot);
-  void clear();
 
   bool has_head() const { return data_ != nullptr; }
   int layer() const { return layer_; }

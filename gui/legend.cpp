@@ -3,7 +3,9 @@
 #include <QFontMetricsF>
 #include <QImage>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 
 #include "gui/colour_map.h"
 

@@ -25,9 +25,11 @@ bool parse_options(const QStringList& arguments, ViewOptions& o, QString& error)
   const QCommandLineOption heads("heads", "grid columns: all, 0,2 or 1-3", "list", o.heads);
   const QCommandLineOption layer("layer", "layer of the head view", "N", QString::number(o.layer));
   const QCommandLineOption head("head", "head of the head view", "N", QString::number(o.head));
-  const QCommandLineOption n("n", "similarity: first N sequences of --fasta", "N", QString::number(o.n));
+  const QCommandLineOption n("n", QString("similarity: first N sequences of --fasta (default %1)").arg(o.n), "N",
+                           QString::number(o.n));
   const QCommandLineOption log_scale("log-scale", "colour by log10 of the weight");
-  const QCommandLineOption scale("scale", "PNG pixels per figure unit (2 for print)", "x", QString::number(o.scale));
+  const QCommandLineOption scale("scale", "PNG pixels per figure unit: 1 (default), 2 for print", "x",
+                               QString::number(o.scale));
   const QCommandLineOption timing("timing", "print load, compute and drawing times to stderr");
   const QCommandLineOption screenshot("screenshot", "window: save it as this PNG once the grid is shown, then quit",
                                       "file");
@@ -69,6 +71,8 @@ bool parse_options(const QStringList& arguments, ViewOptions& o, QString& error)
     error = "--render takes grid, head or similarity, not '" + o.render + "'";
   else if (!o.render.isEmpty() && (o.model.isEmpty() || o.out.isEmpty()))
     error = "--render needs a MODEL and --out FILE";
+  else if (!o.screenshot.isEmpty() && o.model.isEmpty())
+    error = "--screenshot needs a MODEL (it waits for the grid)";
   else if (!o.sequence.isEmpty() && !o.fasta.isEmpty() && o.render != "similarity")
     error = "give the sequence with --fasta or --sequence, not both";
   return error.isEmpty();
