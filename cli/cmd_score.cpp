@@ -1,5 +1,7 @@
 // performer score: log-likelihood of every sequence (exact for ar models, pseudo-likelihood for mlm).
+#include <chrono>
 #include <cstdio>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -32,7 +34,8 @@ void run_score(const ScoreArgs& a) {
   const std::string method = c.config.causal() ? "autoregressive" : "pseudo";
   bio::FastaReader reader(a.fasta);
   bio::SequenceRecord r;
-  uint64_t skipped = 0;
+  uint64_t skipped = 0, scored = 0, residues_scored = 0;
+  const auto start = std::chrono::steady_clock::now();
   while (reader.next(r)) {
     const auto residues = residue_tokens(r.sequence, policy, reader.where(r));
     if (residues.empty()) {
@@ -45,12 +48,18 @@ void run_score(const ScoreArgs& a) {
     std::snprintf(line, sizeof line, "\t%lld\t%.6f\t%.6f\t%.6f\t", static_cast<long long>(s.length),
                   s.log_likelihood, s.mean_log_likelihood, s.perplexity);
     out << bio::parse_header(r.header).id << line << method << "\n";
+    ++scored;
+    residues_scored += static_cast<uint64_t>(s.length);
   }
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!a.out.empty()) {
     file.close();
     std::filesystem::rename(a.out + ".tmp", a.out);
   }
   if (skipped) std::cerr << "skipped " << skipped << " records with unknown characters (--unknown=skip)\n";
+  std::fprintf(stderr, "scored %llu sequences (%llu residues, %s) in %.1f s: %.2f sequences/s, %.0f residues/s\n",
+               static_cast<unsigned long long>(scored), static_cast<unsigned long long>(residues_scored),
+               method.c_str(), seconds, scored / std::max(seconds, 1e-9), residues_scored / std::max(seconds, 1e-9));
 }
 
 }  // namespace

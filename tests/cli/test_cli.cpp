@@ -322,6 +322,7 @@ TEST(CliModel, ScoreWritesOneRowPerSequence) {
     EXPECT_EQ(std::count(tsv.begin(), tsv.end(), '\n'), 4);
     EXPECT_NE(tsv.find("sp|P00974|BPT1_BOVIN\t100\t-"), std::string::npos) << tsv;
     EXPECT_NE(tsv.find(std::string(objective) == "ar" ? "\tautoregressive\n" : "\tpseudo\n"), std::string::npos);
+    EXPECT_NE(r.output.find("scored 3 sequences (129 residues, "), std::string::npos) << r.output;
     // A record scores the same alone as among others.
     Result alone = run("--threads 1 score " + model + " - < " + write("one.fasta", kBpt1));
     ASSERT_EQ(alone.code, 0);
