@@ -90,4 +90,17 @@ bool Vocabulary::encode(std::string_view sequence, UnknownPolicy policy, std::ve
   return true;
 }
 
+std::vector<int64_t> residue_tokens(std::string_view sequence, UnknownPolicy policy, const std::string& where) {
+  std::vector<int32_t> ids;
+  if (!Vocabulary::encode(sequence, policy, ids, where)) return {};
+  return {ids.begin(), ids.end()};
+}
+
+std::vector<int64_t> framed_tokens(const std::vector<int64_t>& residues) {
+  std::vector<int64_t> tokens = {Vocabulary::kCls};
+  tokens.insert(tokens.end(), residues.begin(), residues.end());
+  tokens.push_back(Vocabulary::kEos);
+  return tokens;
+}
+
 }  // namespace performer::bio

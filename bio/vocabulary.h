@@ -51,4 +51,11 @@ class Vocabulary {
   static const std::array<int32_t, 256> kTable;
 };
 
+// Residue token ids of a sequence, as Vocabulary::encode; empty when the policy is skip and the
+// sequence has an unknown character.
+std::vector<int64_t> residue_tokens(std::string_view sequence, UnknownPolicy policy, const std::string& where = "");
+
+// <cls> residues <eos>: the row every model reads.
+std::vector<int64_t> framed_tokens(const std::vector<int64_t>& residues);
+
 }  // namespace performer::bio

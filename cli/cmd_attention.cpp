@@ -23,9 +23,9 @@ void run_attention(const AttentionArgs& a) {
   namespace fs = std::filesystem;
   core::Checkpoint c = load_model(a.model, a.device);
   const bio::SequenceRecord record = first_record(a.sequence);
-  const auto residues = residue_tokens(record.sequence, bio::UnknownPolicy::error, a.sequence);
+  const auto residues = bio::residue_tokens(record.sequence, bio::UnknownPolicy::error, a.sequence);
   const int64_t n = static_cast<int64_t>(residues.size());
-  at::Tensor maps = core::attention_maps(c.model, framed_tokens(residues)).to(at::kCPU);  // [Ly, H, L+2, L+2]
+  at::Tensor maps = core::attention_maps(c.model, bio::framed_tokens(residues)).to(at::kCPU);  // [Ly, H, L+2, L+2]
   at::Tensor body = maps.narrow(2, 1, n).narrow(3, 1, n).contiguous();                  // residues only
   make_folder(a.out);
   core::write_npy((fs::path(a.out) / "attention.npy").string(), body);

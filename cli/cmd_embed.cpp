@@ -37,9 +37,9 @@ void run_embed(const EmbedArgs& a) {
   bio::SequenceRecord r;
   int64_t row = 0;
   while (reader.next(r)) {
-    const auto residues = residue_tokens(r.sequence, policy, reader.where(r));
+    const auto residues = bio::residue_tokens(r.sequence, policy, reader.where(r));
     if (residues.empty()) continue;
-    at::Tensor h = core::hidden_states(c.model, framed_tokens(residues), a.layers).to(at::kCPU);  // [layers, L+2, d]
+    at::Tensor h = core::hidden_states(c.model, bio::framed_tokens(residues), a.layers).to(at::kCPU);  // [layers, L+2, d]
     at::Tensor body = h.narrow(1, 1, static_cast<int64_t>(residues.size()));                  // residues only
     index << row << "\t" << bio::parse_header(r.header).id << "\t" << residues.size();
     if (per_token) {

@@ -37,7 +37,7 @@ void run_score(const ScoreArgs& a) {
   uint64_t skipped = 0, scored = 0, residues_scored = 0;
   const auto start = std::chrono::steady_clock::now();
   while (reader.next(r)) {
-    const auto residues = residue_tokens(r.sequence, policy, reader.where(r));
+    const auto residues = bio::residue_tokens(r.sequence, policy, reader.where(r));
     if (residues.empty()) {
       ++skipped;
       continue;

@@ -4,17 +4,16 @@
 #include <iostream>
 #include <memory>
 
-#include "bio/matrix.h"
+#include "bio/similarity.h"
 #include "cli/commands.h"
 #include "cli/model_io.h"
 #include "cli/table.h"
-#include "core/analysis.h"
 #include "core/errors.h"
 
 namespace performer::cli {
 namespace {
 
-constexpr std::string_view kOrder = "ACDEFGHIKLMNPQRSTVWY";  // the 20 standard residues
+constexpr std::string_view kOrder = bio::kStandardOrder;
 
 struct SimilarityArgs {
   std::string model, fasta, out = "similarity.csv", matrix = "blosum62", device = "cpu";
@@ -24,27 +23,10 @@ struct SimilarityArgs {
 
 void run_similarity(const SimilarityArgs& a) {
   core::Checkpoint c = load_model(a.model, a.device);
-  const bio::SubstitutionMatrix reference = bio::load_matrix(a.matrix).restricted(kOrder);
+  const bio::ResidueSimilarity result = bio::residue_similarity(c.model, a.fasta, a.n, a.matrix);
+  const at::Tensor& similarity = result.attention;  // [20, 20]
+  const at::Tensor& blosum = result.reference;      // [20, 20]
   const int64_t types = static_cast<int64_t>(kOrder.size());
-  at::Tensor mass = at::zeros({types, types}, at::kDouble), key_counts = at::zeros({types}, at::kDouble);
-  bio::FastaReader reader(a.fasta);
-  bio::SequenceRecord r;
-  int64_t used = 0;
-  while (used < a.n && reader.next(r)) {
-    const auto residues = residue_tokens(r.sequence, bio::UnknownPolicy::x, reader.where(r));
-    std::vector<int64_t> kinds = {-1};  // <cls>
-    for (int64_t t : residues) {
-      const size_t k = kOrder.find(bio::Vocabulary::letter(static_cast<int32_t>(t)));
-      kinds.push_back(k == std::string_view::npos ? -1 : static_cast<int64_t>(k));
-    }
-    kinds.push_back(-1);  // <eos>
-    core::accumulate_type_attention(c.model, framed_tokens(residues), kinds, types, mass, key_counts);
-    ++used;
-  }
-  if (used == 0) throw InputError("'" + a.fasta + "' holds no sequence to analyse");
-  at::Tensor similarity = core::similarity_from_mass(mass, key_counts);
-  at::Tensor blosum = at::tensor(reference.scores, at::kDouble).view({types, types});
-  auto [pearson, spearman] = core::offdiagonal_correlations(similarity, blosum);
 
   Table csv;
   csv.header = {"residue"};
@@ -66,12 +48,12 @@ void run_similarity(const SimilarityArgs& a) {
       pairs.push_back({kOrder[i], kOrder[j], similarity[i][j].item<double>(), blosum[i][j].item<double>()});
   std::sort(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) { return x.score > y.score; });
   std::printf("similarity from attention over %lld sequences (%s, %s); written to %s\n",
-              static_cast<long long>(used), core::to_string(c.config.attention).c_str(), c.config.objective.c_str(),
+              static_cast<long long>(result.sequences), core::to_string(c.config.attention).c_str(), c.config.objective.c_str(),
               a.out.c_str());
-  std::printf("against %s, off-diagonal pairs: Pearson %.3f, Spearman %.3f\n", reference.name.c_str(), pearson,
-              spearman);
+  std::printf("against %s, off-diagonal pairs: Pearson %.3f, Spearman %.3f\n", result.reference_name.c_str(),
+              result.pearson, result.spearman);
   Table top;
-  top.header = {"rank", "pair", "attention_similarity", reference.name};
+  top.header = {"rank", "pair", "attention_similarity", result.reference_name};
   for (int i = 0; i < std::min<int>(a.top, static_cast<int>(pairs.size())); ++i) {
     top.rows.push_back({std::to_string(i + 1), std::string(1, pairs[i].a) + "-" + std::string(1, pairs[i].b),
                         format_number(pairs[i].score, 3), format_number(pairs[i].blosum, 1)});

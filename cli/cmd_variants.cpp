@@ -43,7 +43,7 @@ std::vector<std::string> split_csv(const std::string& line) {
 void run_variants(const VariantArgs& a) {
   core::Checkpoint c = load_model(a.model, a.device);
   const bio::SequenceRecord wt = first_record(a.sequence);
-  const auto residues = residue_tokens(wt.sequence, bio::UnknownPolicy::error, a.sequence);
+  const auto residues = bio::residue_tokens(wt.sequence, bio::UnknownPolicy::error, a.sequence);
   std::ifstream in(a.mutations);
   if (!in) throw InputError("cannot open mutations file '" + a.mutations + "'");
   std::string line;

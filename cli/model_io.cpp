@@ -17,19 +17,6 @@ core::Checkpoint load_model(const std::string& path, const std::string& device) 
   return c;
 }
 
-std::vector<int64_t> residue_tokens(const std::string& sequence, bio::UnknownPolicy policy, const std::string& where) {
-  std::vector<int32_t> ids;
-  if (!bio::Vocabulary::encode(sequence, policy, ids, where)) return {};
-  return {ids.begin(), ids.end()};
-}
-
-std::vector<int64_t> framed_tokens(const std::vector<int64_t>& residues) {
-  std::vector<int64_t> t = {bio::Vocabulary::kCls};
-  t.insert(t.end(), residues.begin(), residues.end());
-  t.push_back(bio::Vocabulary::kEos);
-  return t;
-}
-
 bio::SequenceRecord first_record(const std::string& path) {
   bio::FastaReader reader(path);
   bio::SequenceRecord r;

@@ -12,13 +12,6 @@ namespace performer::cli {
 // Loads a checkpoint for inference (eval mode) on device; errors name the file.
 core::Checkpoint load_model(const std::string& path, const std::string& device = "cpu");
 
-// Residue token ids of a sequence (no specials) under the unknown-character policy; empty when the
-// policy is skip and the sequence has an unknown character.
-std::vector<int64_t> residue_tokens(const std::string& sequence, bio::UnknownPolicy policy, const std::string& where);
-
-// <cls> residues <eos>
-std::vector<int64_t> framed_tokens(const std::vector<int64_t>& residues);
-
 // First record of a FASTA file (or "-"): the --sequence of variants and attention.
 bio::SequenceRecord first_record(const std::string& path);
 
