@@ -1,5 +1,6 @@
 // performer-view: the window, or with --render a figure drawn headless (no widgets, no display).
 #include <QApplication>
+#include <QCoreApplication>
 #include <QGuiApplication>
 
 #include <cstdio>
@@ -26,6 +27,13 @@ void name_application() {
 
 int main(int argc, char** argv) {
   using namespace performer::view;
+  if (wants_help(argc, argv) && !has_display()) {
+    QCoreApplication app(argc, argv);
+    name_application();
+    ViewOptions options;
+    QString error;
+    return parse_options(app.arguments(), options, error) ? 0 : usage_error(error);
+  }
   if (wants_headless(argc, argv)) {
     // Scripts and CI have no display: draw offscreen unless told otherwise.
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
@@ -35,6 +43,12 @@ int main(int argc, char** argv) {
     QString error;
     if (!parse_options(app.arguments(), options, error)) return usage_error(error);
     return render_headless(options);
+  }
+  if (!has_display()) {
+    std::fprintf(stderr,
+                 "error: no display to open a window on (DISPLAY is not set): run under xvfb-run, or draw a "
+                 "figure with --render grid|head|similarity --out FILE\n");
+    return 1;
   }
   QApplication app(argc, argv);
   name_application();

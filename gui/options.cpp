@@ -85,4 +85,18 @@ bool wants_headless(int argc, char** argv) {
   return false;
 }
 
+bool wants_help(int argc, char** argv) {
+  for (int k = 1; k < argc; ++k) {
+    for (const char* flag : {"-h", "--help", "-?", "--help-all", "-v", "--version"}) {
+      if (std::strcmp(argv[k], flag) == 0) return true;
+    }
+  }
+  return false;
+}
+
+bool has_display() {
+  return !qEnvironmentVariableIsEmpty("DISPLAY") || !qEnvironmentVariableIsEmpty("WAYLAND_DISPLAY") ||
+         !qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM");
+}
+
 }  // namespace performer::view

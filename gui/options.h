@@ -35,4 +35,10 @@ bool parse_options(const QStringList& arguments, ViewOptions& options, QString& 
 // True when the arguments ask for a headless render (checked before any QGuiApplication exists).
 bool wants_headless(int argc, char** argv);
 
+// True when the arguments ask for --help or --version, which need no display either.
+bool wants_help(int argc, char** argv);
+
+// True when a window can be shown: an X or Wayland display, or a platform chosen in QT_QPA_PLATFORM.
+bool has_display();
+
 }  // namespace performer::view

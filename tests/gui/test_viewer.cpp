@@ -21,8 +21,10 @@ struct Run {
   QString out, err;
 };
 
-Run run(const QString& exe, const QStringList& args, int timeout_ms = 120000) {
+Run run(const QString& exe, const QStringList& args, int timeout_ms = 120000,
+        const QProcessEnvironment& environment = QProcessEnvironment::systemEnvironment()) {
   QProcess p;
+  p.setProcessEnvironment(environment);
   p.start(exe, args);
   Run r;
   if (!p.waitForFinished(timeout_ms)) {
@@ -199,6 +201,20 @@ void ViewerTests::headless_errors_are_one_line() {
     QCOMPARE(r.code, 1);
   }
   QVERIFY(!QFile::exists(out));
+}
+
+void ViewerTests::without_a_display_help_works_and_the_window_is_an_error() {
+  QProcessEnvironment bare = QProcessEnvironment::systemEnvironment();
+  for (const char* name : {"DISPLAY", "WAYLAND_DISPLAY", "QT_QPA_PLATFORM"}) bare.remove(name);
+  Run r = run(kView, {"--help"}, 120000, bare);
+  QCOMPARE(r.code, 0);
+  QVERIFY2(r.out.contains("--render"), qPrintable(r.out));
+  r = run(kView, {"--version"}, 120000, bare);
+  QCOMPARE(r.code, 0);
+  r = run(kView, {"model.pt"}, 120000, bare);
+  QCOMPARE(r.code, 1);
+  QCOMPARE(error_lines(r.err).size(), 1);
+  QVERIFY2(r.err.contains("no display"), qPrintable(r.err));
 }
 
 void ViewerTests::window_shows_grid_and_saves_screenshot() {

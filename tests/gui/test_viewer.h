@@ -16,6 +16,7 @@ class ViewerTests : public QObject {
   void similarity_against_blosum62();
   void headless_render_grid_head_similarity();
   void headless_errors_are_one_line();
+  void without_a_display_help_works_and_the_window_is_an_error();
   void window_shows_grid_and_saves_screenshot();
 
  private:
