@@ -3,12 +3,17 @@
 
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 namespace {
 
@@ -412,4 +417,112 @@ TEST(CliModel, MissingOrForeignModelsAreOneLineErrors) {
   Result unknown = run("score " + model + " " + write("u.fasta", ">u\nMK-V\n"));
   EXPECT_EQ(unknown.code, 1);
   EXPECT_NE(unknown.output.find("unexpected character '-' at position 3"), std::string::npos) << unknown.output;
+}
+
+namespace {
+
+// Golden outputs: every command that reads a model, run on two small checkpoints committed in
+// tests/cli/golden (made by make.sh there), compared number by number with the outputs recorded when
+// they were made. A change to tokens, framing, the forward pass or the file formats shows up here;
+// PERFORMER_UPDATE_GOLDEN=1 rewrites the records after a deliberate change (make.sh does that).
+const std::filesystem::path kGolden = std::filesystem::path(PERFORMER_SOURCE_DIR) / "tests" / "cli" / "golden";
+
+std::vector<std::string> fields(const std::string& text) {
+  std::vector<std::string> out(1);
+  for (char c : text) {
+    if (c == '\t' || c == ',' || c == '\n' || c == ' ') {
+      if (!out.back().empty()) out.emplace_back();
+    } else {
+      out.back() += c;
+    }
+  }
+  if (out.back().empty()) out.pop_back();
+  return out;
+}
+
+// Numbers agree to 1e-4 relative (float32 sums in another BLAS), everything else exactly.
+void expect_golden(const std::string& actual, const std::string& name) {
+  const auto path = kGolden / name;
+  if (std::getenv("PERFORMER_UPDATE_GOLDEN")) {
+    std::ofstream(path, std::ios::binary) << actual;
+    return;
+  }
+  const std::vector<std::string> got = fields(actual), want = fields(read_file(path));
+  ASSERT_FALSE(want.empty()) << path << " is missing";
+  ASSERT_EQ(got.size(), want.size()) << name << ":\n" << actual;
+  for (size_t i = 0; i < want.size(); ++i) {
+    char* end = nullptr;
+    const double expected = std::strtod(want[i].c_str(), &end);
+    if (*end == '\0') {
+      EXPECT_NEAR(std::strtod(got[i].c_str(), nullptr), expected, 1e-4 * (1 + std::abs(expected)))
+          << name << ", field " << i;
+    } else {
+      EXPECT_EQ(got[i], want[i]) << name << ", field " << i;
+    }
+  }
+}
+
+// A float32 .npy file as text: its shape, then one value a line.
+std::string npy_text(const std::filesystem::path& path) {
+  const std::string bytes = read_file(path);
+  if (bytes.size() < 10) return "unreadable " + path.string();
+  const size_t header = 10 + (static_cast<unsigned char>(bytes[8]) | static_cast<unsigned char>(bytes[9]) << 8);
+  std::string text = "shape " + npy_shape(path) + "\n";
+  char line[32];
+  for (size_t at = header; at + 4 <= bytes.size(); at += 4) {
+    float v;
+    std::memcpy(&v, bytes.data() + at, 4);
+    std::snprintf(line, sizeof line, "%.7g\n", v);
+    text += line;
+  }
+  return text;
+}
+
+const std::string kShort = ">short a 20-residue peptide\nMKTAYIAKQRQISFVKSHFS\n";
+
+}  // namespace
+
+TEST(CliGolden, EveryModelCommandReproducesItsRecordedOutput) {
+  for (const std::string objective : {"mlm", "ar"}) {
+    SCOPED_TRACE(objective);
+    const std::string model = (kGolden / ("tiny-" + objective + ".pt")).string();
+    const std::string fasta = write("three.fasta", kFasta);
+    Result score = run("--threads 1 score " + model + " " + fasta + " --out " + (test_dir() / "s.tsv").string());
+    ASSERT_EQ(score.code, 0) << score.output;
+    expect_golden(read_file(test_dir() / "s.tsv"), "score-" + objective + ".tsv");
+
+    Result variants = run("--threads 1 variants " + model + " --sequence " + write("bpt1.fasta", kBpt1) +
+                          " --mutations " + write("m.csv", "mutant\nK2R\nK2R:R36W\nP48G\n"));
+    ASSERT_EQ(variants.code, 0) << variants.output;
+    expect_golden(variants.output, "variants-" + objective + ".tsv");
+
+    const auto emb = test_dir() / "emb";
+    Result embed = run("--threads 1 embed " + model + " " + fasta + " --layers 0,-1 --include mean,bos --out " +
+                       emb.string());
+    ASSERT_EQ(embed.code, 0) << embed.output;
+    expect_golden(read_file(emb / "index.tsv") + npy_text(emb / "mean.npy") + npy_text(emb / "bos.npy"),
+                  "embed-" + objective + ".txt");
+
+    const auto att = test_dir() / "att";
+    Result attention = run("--threads 1 attention " + model + " --sequence " + write("short.fasta", kShort) +
+                           " --out " + att.string());
+    ASSERT_EQ(attention.code, 0) << attention.output;
+    expect_golden(npy_text(att / "attention.npy") + npy_text(att / "contacts.npy"), "attention-" + objective + ".txt");
+
+    const std::string sim = (test_dir() / "sim.csv").string();
+    Result similarity = run("--threads 1 similarity " + model + " " + fasta + " --out " + sim);
+    ASSERT_EQ(similarity.code, 0) << similarity.output;
+    const std::string report = similarity.output.substr(similarity.output.find('\n') + 1);  // after "... written to PATH"
+    expect_golden(read_file(sim) + report, "similarity-" + objective + ".txt");
+  }
+}
+
+TEST(CliGolden, ACheckpointOfAnotherVocabularyIsAOneLineError) {
+  // tiny-mlm.pt with its vocabulary renamed (make.sh): same weights, another token table.
+  Result r = run("score " + (kGolden / "foreign-vocabulary.pt").string() + " " + write("x.fasta", kFasta));
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.output.find("uses vocabulary 'performer-protein-v9', this build reads 'performer-protein-v1'"),
+            std::string::npos)
+      << r.output;
+  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
 }
