@@ -62,6 +62,17 @@ demo() {
   "$performer" train --data datasets/uniprot_sample.fasta --preset small --attention favor_relu \
     --max-length 512 --max-steps 60 --warmup 10 --eval-every 20 --eval-batches 10 --log-every 5 \
     --out "$out/demo-model.pt" --log "$out/demo-train.jsonl"
+  log "scoring short sample proteins (pseudo-log-likelihood), attention maps and contacts of BPT1_BOVIN"
+  awk 'BEGIN { RS = ">"; ORS = "" } NR > 1 { n = split($0, lines, "\n"); len = 0
+       for (i = 2; i <= n; i++) len += length(lines[i])
+       if (len <= 200 && kept < 8) { print ">" $0; kept++ } }' datasets/uniprot_sample.fasta > "$out/demo-proteins.fasta"
+  "$performer" score "$out/demo-model.pt" "$out/demo-proteins.fasta" --out "$out/demo-scores.tsv"
+  cat "$out/demo-scores.tsv"
+  "$performer" attention "$out/demo-model.pt" --sequence datasets/bpt1_bovin.fasta --out "$out/bpt1-attention"
+  if [[ -x $BUILD_DIR/performer-view ]]; then
+    "$BUILD_DIR/performer-view" "$out/demo-model.pt" --render grid --out "$out/bpt1-attention-grid.png"
+    log "attention maps drawn to $out/bpt1-attention-grid.png"
+  fi
   log "attention benchmark: exact vs FAVOR+ vs dummy, bidirectional and causal (a few minutes)"
   "$performer" bench attention --lengths 1024,2048,4096,8192 --repeats 3 --csv "$out/bench-attention.csv"
   "$performer" bench approx --seeds 4 --csv "$out/bench-approx.csv"
