@@ -85,9 +85,13 @@ Checkpoint load_checkpoint(const std::string& path, const std::string& vocabular
                       "', this build reads '" + vocabulary + "'");
   }
   c.model = ProteinLM(c.config);
-  torch::serialize::InputArchive weights;
-  archive.read("model", weights);
-  c.model->load(weights);
+  try {
+    torch::serialize::InputArchive weights;
+    archive.read("model", weights);
+    c.model->load(weights);
+  } catch (const c10::Error&) {
+    throw InputError("'" + path + "' is not a performer checkpoint (its weights do not match its config)");
+  }
   c.model->to(device);
   c.state.step = read_int(archive, "state/step");
   c.state.epoch = read_int(archive, "state/epoch");

@@ -36,12 +36,7 @@ LoadedModel::~LoadedModel() = default;
 std::shared_ptr<LoadedModel> LoadedModel::load(const QString& path) {
   auto impl = std::make_unique<Impl>();
   impl->path = path;
-  try {
-    impl->checkpoint = core::load_checkpoint(path.toStdString(), std::string(bio::Vocabulary::kVersion));
-  } catch (const c10::Error&) {
-    // Weights that do not fit the config: a file from another program or another version.
-    throw InputError("'" + path.toStdString() + "' is not a performer checkpoint (its weights do not match its config)");
-  }
+  impl->checkpoint = core::load_checkpoint(path.toStdString(), std::string(bio::Vocabulary::kVersion));
   impl->checkpoint.model->eval();
   return std::shared_ptr<LoadedModel>(new LoadedModel(std::move(impl)));
 }
