@@ -161,6 +161,7 @@ void run_train(TrainArgs& a) {
     model = from.model;
     model->set_attention(core::parse_attention_kind(a.attention));
     config = model->config;
+    a.train.eval_at_start = true;  // the recovery curve starts at step 0
   } else {
     config = model_config(a);
     model = core::ProteinLM(config);

@@ -24,7 +24,7 @@ struct AttentionOptions {
   AttentionKind kind = AttentionKind::exact;  // which attention to compute
   bool causal = false;                        // position i attends to keys j <= i only
   at::Tensor projection;                      // [m, d] random features W (favor kinds only)
-  int64_t causal_chunk_size = 64;             // C: rows per chunk of the causal prefix sums
+  int64_t causal_chunk_size = 128;            // C: rows per chunk of the causal prefix sums
   int64_t block_rows = 0;  // rows per cache block on favor paths; 0 picks ~4 MiB of features a block
   double softmax_epsilon = 1e-6;  // added to positive features, relative to their stabilised maximum
   double relu_epsilon = 1e-3;     // added to ReLU features so no normaliser is zero

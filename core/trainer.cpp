@@ -134,6 +134,7 @@ TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) 
     on_event(e);
   };
 
+  if (options_.eval_at_start && state_.step == 0) emit_eval();
   while (state_.step < options_.max_steps) {
     if (options_.max_seconds > 0 && elapsed() >= options_.max_seconds) break;
     if (options_.stop_at_step > 0 && state_.step >= options_.stop_at_step) break;

@@ -26,6 +26,7 @@ struct TrainOptions {
   int64_t accumulation = 1;      // batches per optimiser step
   int64_t eval_every = 200;      // steps between evaluations; 0: only at the end
   int64_t eval_batches = 0;      // batches per evaluation; 0: the whole validation source
+  bool eval_at_start = false;    // also evaluate before the first step (transfer: where fine-tuning starts)
   int64_t checkpoint_every = 500;  // steps between checkpoints; 0: only at the end
   std::string checkpoint;        // checkpoint path ("" for none)
   int64_t log_every = 10;        // steps between step events

@@ -264,10 +264,13 @@ TEST(CliTrain, TrainsLogsCheckpointsAndResumes) {
   EXPECT_EQ(more.output.find("step 8/10"), std::string::npos) << more.output;
   // Transfer: the same weights with another attention kind.
   Result transfer = run("--threads 1 train --data " + data + " --init-from " + ckpt + " --attention favor_softmax "
-                        "--tokens-per-batch 2048 --max-steps 2 --eval-every 0 --out " +
+                        "--tokens-per-batch 2048 --max-steps 2 --eval-every 0 --eval-batches 2 --out " +
                         (test_dir() / "transfer.pt").string());
   ASSERT_EQ(transfer.code, 0) << transfer.output;
   EXPECT_NE(transfer.output.find("favor_softmax"), std::string::npos);
+  // The recovery curve starts with the transferred weights as they are, before any step.
+  EXPECT_NE(transfer.output.find("eval step 0: valid loss"), std::string::npos) << transfer.output;
+  EXPECT_NE(transfer.output.find("eval step 2: valid loss"), std::string::npos) << transfer.output;
 }
 
 TEST(CliTrain, BadSettingsAreOneLineErrors) {
