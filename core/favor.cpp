@@ -38,35 +38,37 @@ struct FeatureMap {
     at::Tensor e;    // softmax: exp part [N, r, m]; trig keys: row factor [N, r, 1]
   };
 
-  // The projection each kind starts from, for a whole side at once (one large product, kept for the
-  // backward): softmax u = w.x - |x|^2/2 with -inf on padded keys (they drop out of maxima), else a = w.x.
-  at::Tensor project(const at::Tensor& x, const at::Tensor& valid) const {
-    at::Tensor a = at::matmul(x, wt);  // [N, r, m]
-    if (kind != FeatureKind::softmax) return a;
-    a.sub_(half_sq_norm(x));
-    if (role == Role::key && valid.defined()) a.masked_fill_(valid.logical_not().unsqueeze(-1), -kInf);
-    return a;
+  // Softmax only: u = w.x - |x|^2/2, [N, r, m], with -inf on padded keys (so they drop out of maxima).
+  at::Tensor logits(const at::Tensor& x, const at::Tensor& valid) const {
+    at::Tensor u = at::matmul(x, wt).sub_(half_sq_norm(x));  // [N, r, m]
+    if (role == Role::key && valid.defined()) u.masked_fill_(valid.logical_not().unsqueeze(-1), -kInf);
+    return u;
   }
 
-  // Features of a block from its projection a (left untouched); x is the block's input (trig keys need
-  // its norm), stab the key stabiliser [N, 1, 1]; keep: also return what input_grad needs.
-  Out features(const at::Tensor& a, const at::Tensor& x, const at::Tensor& valid, const at::Tensor& stab,
-               bool keep) const {
+  // Softmax only: from logits u (consumed) to features with key stabiliser stab [N, 1, 1].
+  Out softmax_from_logits(at::Tensor u, const at::Tensor& valid, const at::Tensor& stab,
+                          bool keep) const {
+    if (role == Role::query) u.sub_(std::get<0>(u.max(-1, true)));
+    else u.sub_(stab);
+    at::Tensor e = u.exp_();  // [N, r, m], 0 on padded keys
     Out out;
-    const bool masked = role == Role::key && valid.defined();
-    if (kind == FeatureKind::softmax) {
-      at::Tensor e = (role == Role::query ? a - std::get<0>(a.max(-1, true)) : a - stab).exp_();
-      if (keep) out.e = e;  // 0 on padded keys
-      if (eps == 0) {
-        out.phi = e;
-      } else if (masked) {
-        at::Tensor shift = valid.unsqueeze(-1).to(e.scalar_type()).mul_(eps);  // [N, r, 1]
-        out.phi = keep ? e + shift : e.add_(shift);
-      } else {
-        out.phi = keep ? e + eps : e.add_(eps);
-      }
-      return out;
+    if (keep) out.e = e;
+    if (eps == 0) {
+      out.phi = e;
+    } else if (role == Role::key && valid.defined()) {
+      at::Tensor shift = valid.unsqueeze(-1).to(e.scalar_type()).mul_(eps);  // [N, r, 1]
+      out.phi = keep ? e + shift : e.add_(shift);
+    } else {
+      out.phi = keep ? e + eps : e.add_(eps);
     }
+    return out;
+  }
+
+  Out compute(const at::Tensor& x, const at::Tensor& valid, const at::Tensor& stab, bool keep) const {
+    if (kind == FeatureKind::softmax) return softmax_from_logits(logits(x, valid), valid, stab, keep);
+    Out out;
+    at::Tensor a = at::matmul(x, wt);  // [N, r, m]
+    const bool masked = role == Role::key && valid.defined();
     if (kind == FeatureKind::relu) {
       out.phi = at::relu(a).add_(eps);
       if (masked) out.phi.mul_(valid.unsqueeze(-1));
@@ -84,20 +86,16 @@ struct FeatureMap {
     return out;
   }
 
-  Out compute(const at::Tensor& x, const at::Tensor& valid, const at::Tensor& stab, bool keep) const {
-    return features(project(x, valid), x, valid, stab, keep);
-  }
-
-  // Keys only: features of one block (projection a, input x) under the running key maximum. For softmax
-  // the block may raise the maximum; `state` accumulated under the old one is then rescaled (as flash
-  // attention does). Softmax features come without the epsilon, which the caller adds once for all keys.
-  at::Tensor key_block(const at::Tensor& a, const at::Tensor& x, const at::Tensor& valid, at::Tensor& stab,
-                       at::Tensor& state) const {
-    if (kind != FeatureKind::softmax) return features(a, x, valid, stab, false).phi;
-    at::Tensor new_stab = at::maximum(stab, a.amax({1, 2}, true));
+  // Keys only: features of one block under the running key maximum. For softmax the block may raise
+  // the maximum; `state` accumulated under the old one is then rescaled (as flash attention does).
+  // Softmax features come without the epsilon, which the caller adds once for all keys.
+  at::Tensor key_block(const at::Tensor& x, const at::Tensor& valid, at::Tensor& stab, at::Tensor& state) const {
+    if (kind != FeatureKind::softmax) return compute(x, valid, stab, false).phi;
+    at::Tensor u = logits(x, valid);
+    at::Tensor new_stab = at::maximum(stab, u.amax({1, 2}, true));
     state.mul_((stab - new_stab).exp_());
     stab = new_stab;
-    return (a - stab).exp_();
+    return u.sub_(stab).exp_();
   }
 
   // d loss / d x for a block, given d loss / d phi; f from compute(..., keep = true).
@@ -129,13 +127,13 @@ struct FeatureMap {
 // Number of feature columns for a projection of m rows.
 int64_t feature_width(FeatureKind kind, int64_t m) { return kind == FeatureKind::trig ? 2 * m : m; }
 
-// Rows per block: about 32 MiB of features for all N sequences at once (bidirectional: larger products
-// run faster, 0.6x the time of 4 MiB blocks at B16 H4 L512), 4 MiB when causal (its per-chunk
-// temporaries grow with the block and larger blocks were no faster); causal blocks hold whole chunks.
+// Rows per block: about 4 MiB of features for all N sequences at once, at least 256 rows (many short
+// sequences, e.g. B16 H4 L512: 64-row blocks ran the bidirectional forward+backward 1.5x slower than
+// 256-row ones), a multiple of the chunk.
 int64_t pick_block_rows(int64_t requested, int64_t n, int64_t width, int64_t length, int64_t chunk,
                         bool causal) {
-  const int64_t budget = (causal ? int64_t{4} : int64_t{32}) << 20;
-  int64_t rows = requested > 0 ? requested : std::max<int64_t>(64, budget / (4 * n * width));
+  int64_t rows = requested > 0 ? requested
+                               : std::max<int64_t>(256, (int64_t{4} << 20) / (4 * n * width));
   if (causal) rows = (rows + chunk - 1) / chunk * chunk;
   int64_t cap = causal ? (length + chunk - 1) / chunk * chunk : length;
   return std::max<int64_t>(1, std::min(rows, cap));
@@ -221,8 +219,6 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     at::Tensor stab = kind == FeatureKind::trig ? trig_key_stabiliser(ks, valid)
                                                 : at::full({n, 1, 1}, kNoMax, opts);
     at::Tensor out = at::empty({n, lq, dv}, opts);
-    // Projections of all rows in two large products; kept, so the backward only redoes elementwise work.
-    const at::Tensor aq = fq.project(qs, {}), ak = fk.project(ks, valid);  // [N, L, m]
     std::vector<at::Tensor> saved;
 
     const at::Tensor v1 = with_ones(v);  // [N, Lk, dv + 1]
@@ -232,7 +228,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         const int64_t r = std::min(block, lk - r0);
         at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
-        at::Tensor phi = fk.key_block(ak.narrow(1, r0, r), x, valid_b, stab, kv);  // softmax: eps below
+        at::Tensor phi = fk.key_block(x, valid_b, stab, kv);  // softmax: epsilon part added below
         kv.baddbmm_(phi.transpose(1, 2), v1.narrow(1, r0, r));
       }
       if (kind == FeatureKind::softmax && key_eps > 0) {
@@ -242,7 +238,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
       }
       for (int64_t r0 = 0; r0 < lq; r0 += block) {
         const int64_t r = std::min(block, lq - r0);
-        at::Tensor phi = fq.features(aq.narrow(1, r0, r), {}, {}, {}, false).phi;  // [N, r, m']
+        at::Tensor phi = fq.compute(qs.narrow(1, r0, r), {}, {}, false).phi;  // [N, r, m']
         at::Tensor res = at::bmm(phi, kv);                                    // [N, r, dv + 1]
         at::Tensor den = res.narrow(2, dv, 1);
         den.masked_fill_(den == 0, 1);
@@ -263,8 +259,8 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         const int64_t r = std::min(block, lq - r0);
         at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
-        at::Tensor phi_q = fq.features(aq.narrow(1, r0, r), {}, {}, {}, false).phi;
-        at::Tensor phi_k = fk.key_block(ak.narrow(1, r0, r), x, valid_b, stab, s);  // no eps on causal keys
+        at::Tensor phi_q = fq.compute(qs.narrow(1, r0, r), {}, {}, false).phi;
+        at::Tensor phi_k = fk.key_block(x, valid_b, stab, s);  // no epsilon on causal keys
         stabs[b].copy_(stab);
         CausalBlock cb = causal_block(to_chunks(phi_q, chunk), to_chunks(phi_k, chunk),
                                       to_chunks(v1.narrow(1, r0, r), chunk), s);
@@ -284,7 +280,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     ctx->saved_data["eps"] = eps;
     ctx->saved_data["key_eps"] = key_eps;
     ctx->saved_data["has_mask"] = valid.defined();
-    std::vector<at::Tensor> to_save = {qs, ks, v, w, valid.defined() ? valid : at::empty({0}), out, aq, ak};
+    std::vector<at::Tensor> to_save = {qs, ks, v, w, valid.defined() ? valid : at::empty({0}), out};
     to_save.insert(to_save.end(), saved.begin(), saved.end());
     ctx->save_for_backward(to_save);
     return out;
@@ -293,7 +289,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
   static variable_list backward(AutogradContext* ctx, variable_list grads) {
     at::NoGradGuard no_grad;
     auto sv = ctx->get_saved_variables();
-    const at::Tensor qs = sv[0], ks = sv[1], v = sv[2], w = sv[3], out = sv[5], aq = sv[6], ak = sv[7];
+    const at::Tensor qs = sv[0], ks = sv[1], v = sv[2], w = sv[3], out = sv[5];
     const at::Tensor valid = ctx->saved_data["has_mask"].toBool() ? sv[4] : at::Tensor();
     const auto kind = static_cast<FeatureKind>(ctx->saved_data["kind"].toInt());
     const bool causal = ctx->saved_data["causal"].toBool();
@@ -308,12 +304,12 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     const at::Tensor v1 = with_ones(v);  // [N, Lk, dv + 1]
     const int64_t dvalue = v.size(2);
     if (!causal) {
-      const at::Tensor kv = sv[8], stab = sv[9];  // [N, m', dv + 1], [N, 1, 1]
+      const at::Tensor kv = sv[6], stab = sv[7];  // [N, m', dv + 1], [N, 1, 1]
       at::Tensor dkv = at::zeros_like(kv);
       for (int64_t r0 = 0; r0 < lq; r0 += block) {
         const int64_t r = std::min(block, lq - r0);
         at::Tensor x = qs.narrow(1, r0, r);
-        auto f = fq.features(aq.narrow(1, r0, r), x, {}, {}, true);
+        auto f = fq.compute(x, {}, {}, true);
         at::Tensor den = at::bmm(f.phi, kv.narrow(2, dvalue, 1));  // [N, r, 1]
         den.masked_fill_(den == 0, 1);
         at::Tensor gnd = grad_num_den(g.narrow(1, r0, r), out.narrow(1, r0, r), den);  // [N, r, dv + 1]
@@ -324,13 +320,13 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         const int64_t r = std::min(block, lk - r0);
         at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
-        auto f = fk.features(ak.narrow(1, r0, r), x, valid_b, stab, true);
+        auto f = fk.compute(x, valid_b, stab, true);
         at::Tensor dphi = at::bmm(v1.narrow(1, r0, r), dkv.transpose(1, 2));  // [N, r, m']
         dv.narrow(1, r0, r).copy_(at::bmm(f.phi, dkv.narrow(2, 0, dvalue)));
         dk.narrow(1, r0, r).copy_(fk.input_grad(f, x, valid_b, dphi));
       }
     } else {
-      const at::Tensor prefix = sv[8], intra_all = sv[9], den_all = sv[10], stabs = sv[11];
+      const at::Tensor prefix = sv[6], intra_all = sv[7], den_all = sv[8], stabs = sv[9];
       const int64_t blocks = stabs.size(0);
       // Suffix sum over later blocks of phi(Q)^T d[num, den], in this block's key units.
       at::Tensor rs = at::zeros({n, prefix.size(3), prefix.size(4)}, qs.options());  // [N, m', dv + 1]
@@ -339,8 +335,8 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         const int64_t nc = (r + chunk - 1) / chunk;
         at::Tensor xq = qs.narrow(1, r0, r), xk = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
-        auto fqo = fq.features(aq.narrow(1, r0, r), xq, {}, {}, true);
-        auto fko = fk.features(ak.narrow(1, r0, r), xk, valid_b, stabs[b], true);
+        auto fqo = fq.compute(xq, {}, {}, true);
+        auto fko = fk.compute(xk, valid_b, stabs[b], true);
         at::Tensor pq = to_chunks(fqo.phi, chunk), pk = to_chunks(fko.phi, chunk);
         at::Tensor pv1 = to_chunks(v1.narrow(1, r0, r), chunk);
         at::Tensor sx = prefix[b].narrow(1, 0, nc), intra = intra_all[b].narrow(1, 0, nc);
@@ -431,7 +427,7 @@ std::pair<at::Tensor, at::Tensor> head_features(const at::Tensor& q, const at::T
   FeatureMap fk{kind, Role::key, key_eps, p.w, p.w.t()};
   at::Tensor stab;
   if (kind == FeatureKind::trig) stab = trig_key_stabiliser(xk, valid);
-  if (kind == FeatureKind::softmax) stab = fk.project(xk, valid).amax({1, 2}, true);
+  if (kind == FeatureKind::softmax) stab = fk.logits(xk, valid).amax({1, 2}, true);
   return {fq.compute(xq, {}, {}, false).phi[0], fk.compute(xk, valid, stab, false).phi[0]};
 }
 
