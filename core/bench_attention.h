@@ -21,7 +21,7 @@ struct AttentionBenchConfig {
   int64_t heads = 8;                 // H
   int64_t dim = 64;                  // d per head
   int64_t features = 256;            // m
-  int64_t causal_chunk_size = 128;   // C
+  int64_t causal_chunk_size = kDefaultCausalChunk;  // C
   int64_t block_rows = 0;            // favor rows per block; 0: automatic
   int repeats = 5;                   // timed runs per case (median reported), after one warm-up
   double seconds_per_case = 20;      // stop repeating a case after this long (at least 3 runs)

@@ -17,6 +17,8 @@ using torch::autograd::variable_list;
 // Start value of running maxima: finite, so exp(kNoMax - M) is 0 rather than nan for empty blocks.
 constexpr double kNoMax = -1e30;
 constexpr double kInf = std::numeric_limits<double>::infinity();
+// Shift that takes a padded key's softmax logit far below kNoMax.
+constexpr double kPadShift = 1e31;
 
 // d^-1/4 on queries and keys turns q.k / sqrt(d) into q.k, the kernel the features estimate.
 double input_scale(int64_t dim) { return std::pow(static_cast<double>(dim), -0.25); }
@@ -29,49 +31,59 @@ struct FeatureMap {
   FeatureKind kind;
   Role role;
   double eps;    // softmax: added relative to the stabilised max (0 for causal keys); relu: absolute
-  at::Tensor w;  // [m, d]
-  at::Tensor wt; // [d, m]
+  at::Tensor w;   // [m, d]
+  at::Tensor wt;  // [d, m]
+
+  FeatureMap(FeatureKind kind_, Role role_, double eps_, const at::Tensor& w_)
+      : kind(kind_), role(role_), eps(eps_), w(w_), wt(w_.t()) {}
 
   struct Out {
     at::Tensor phi;  // [N, r, m'] features (zero rows for padded keys)
-    at::Tensor a;    // [N, r, m] projections x W^T (relu, trig; kept for the backward)
+    at::Tensor a;    // [N, r, m] projections x W^T (trig; kept for the backward)
     at::Tensor e;    // softmax: exp part [N, r, m]; trig keys: row factor [N, r, 1]
   };
 
-  // Softmax only: u = w.x - |x|^2/2, [N, r, m], with -inf on padded keys (so they drop out of maxima).
-  at::Tensor logits(const at::Tensor& x, const at::Tensor& valid) const {
-    at::Tensor u = at::matmul(x, wt).sub_(half_sq_norm(x));  // [N, r, m]
-    if (role == Role::key && valid.defined()) u.masked_fill_(valid.logical_not().unsqueeze(-1), -kInf);
-    return u;
+  // Softmax keys: u = w.x - |x|^2/2 - s, [N, r, m], with one pass for both shifts. Padded keys get
+  // the shift kPadShift: u ~ -1e31 drops out of every maximum and exp(u - stab) is exactly 0.
+  // s [N, 1, 1] or undefined (0).
+  at::Tensor key_logits(const at::Tensor& x, const at::Tensor& valid, const at::Tensor& s) const {
+    at::Tensor shift = half_sq_norm(x);  // [N, r, 1]
+    if (s.defined()) shift.add_(s);
+    if (valid.defined()) shift.masked_fill_(valid.logical_not().unsqueeze(-1), kPadShift);
+    return at::matmul(x, wt).sub_(shift);
   }
 
-  // Softmax only: from logits u (consumed) to features with key stabiliser stab [N, 1, 1].
-  Out softmax_from_logits(at::Tensor u, const at::Tensor& valid, const at::Tensor& stab,
-                          bool keep) const {
-    if (role == Role::query) u.sub_(std::get<0>(u.max(-1, true)));
-    else u.sub_(stab);
-    at::Tensor e = u.exp_();  // [N, r, m], 0 on padded keys
-    Out out;
-    if (keep) out.e = e;
-    if (eps == 0) {
-      out.phi = e;
-    } else if (role == Role::key && valid.defined()) {
-      at::Tensor shift = valid.unsqueeze(-1).to(e.scalar_type()).mul_(eps);  // [N, r, 1]
-      out.phi = keep ? e + shift : e.add_(shift);
-    } else {
-      out.phi = keep ? e + eps : e.add_(eps);
-    }
-    return out;
+  // Softmax only: the exponential part e of the features (phi = e + eps). Queries: exp(u - max_j u_j)
+  // with u = w.x (|x|^2/2 is constant along the row and cancels); keys: exp(w.x - |x|^2/2 - stab).
+  at::Tensor exp_part(const at::Tensor& x, const at::Tensor& valid, const at::Tensor& stab) const {
+    if (role == Role::key) return key_logits(x, valid, stab).exp_();
+    at::Tensor u = at::matmul(x, wt);  // [N, r, m]
+    return u.sub_(u.amax(-1, true)).exp_();
   }
 
   Out compute(const at::Tensor& x, const at::Tensor& valid, const at::Tensor& stab, bool keep) const {
-    if (kind == FeatureKind::softmax) return softmax_from_logits(logits(x, valid), valid, stab, keep);
     Out out;
+    if (kind == FeatureKind::softmax) {
+      at::Tensor e = exp_part(x, valid, stab);  // [N, r, m], 0 on padded keys
+      if (keep) out.e = e;
+      if (eps == 0) {
+        out.phi = e;
+      } else if (role == Role::key && valid.defined()) {
+        at::Tensor shift = valid.unsqueeze(-1).to(e.scalar_type()).mul_(eps);  // [N, r, 1]
+        out.phi = keep ? e + shift : e.add_(shift);
+      } else {
+        out.phi = keep ? e + eps : e.add_(eps);
+      }
+      return out;
+    }
     at::Tensor a = at::matmul(x, wt);  // [N, r, m]
     const bool masked = role == Role::key && valid.defined();
     if (kind == FeatureKind::relu) {
-      out.phi = at::relu(a).add_(eps);
+      // In place: the backward's gate a > 0 is phi > eps (padded keys: phi = 0), so a need not be kept.
+      out.phi = a.clamp_min_(0);
+      if (eps != 0) out.phi.add_(eps);
       if (masked) out.phi.mul_(valid.unsqueeze(-1));
+      return out;
     } else {
       // trig: exp(|x|^2/2) [sin, cos]; the row factor cancels for queries, keys need it (stabilised).
       out.phi = at::cat({at::sin(a), at::cos(a)}, -1);  // [N, r, 2m]
@@ -91,27 +103,25 @@ struct FeatureMap {
   // Softmax features come without the epsilon, which the caller adds once for all keys.
   at::Tensor key_block(const at::Tensor& x, const at::Tensor& valid, at::Tensor& stab, at::Tensor& state) const {
     if (kind != FeatureKind::softmax) return compute(x, valid, stab, false).phi;
-    at::Tensor u = logits(x, valid);
+    at::Tensor u = key_logits(x, valid, {});
     at::Tensor new_stab = at::maximum(stab, u.amax({1, 2}, true));
     state.mul_((stab - new_stab).exp_());
     stab = new_stab;
     return u.sub_(stab).exp_();
   }
 
-  // d loss / d x for a block, given d loss / d phi; f from compute(..., keep = true).
-  at::Tensor input_grad(const Out& f, const at::Tensor& x, const at::Tensor& valid,
-                        const at::Tensor& dphi) const {
+  // d loss / d x for a block, given d loss / d phi (a temporary, overwritten); f from
+  // compute(..., keep = true).
+  at::Tensor input_grad(const Out& f, const at::Tensor& x, const at::Tensor& valid, at::Tensor dphi) const {
     switch (kind) {
       case FeatureKind::softmax: {
         // phi = exp(w.x - |x|^2/2 - stab) + eps, stab held constant: d/dx = (w - x) * exp part.
-        at::Tensor da = dphi * f.e;
+        at::Tensor da = dphi.mul_(f.e);
         return at::matmul(da, w).sub_(da.sum(-1, true) * x);
       }
-      case FeatureKind::relu: {
-        at::Tensor gate = f.a > 0;
-        if (role == Role::key && valid.defined()) gate.logical_and_(valid.unsqueeze(-1));
-        return at::matmul(dphi * gate, w);
-      }
+      case FeatureKind::relu:
+        // relu'(a) = [a > 0] = [phi > eps]; padded keys have phi = 0.
+        return at::matmul(at::threshold_backward(dphi, f.phi, eps), w);
       case FeatureKind::trig: {
         const int64_t m = f.a.size(-1);
         at::Tensor da = dphi.narrow(-1, 0, m) * at::cos(f.a) - dphi.narrow(-1, m, m) * at::sin(f.a);
@@ -213,8 +223,8 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     const int64_t block = pick_block_rows(block_rows, n, width, std::max(lq, lk), chunk, causal);
     // Causal keys get no epsilon: it would not cancel, and position i would see later keys' maximum.
     const double key_eps = kind == FeatureKind::softmax && causal ? 0.0 : eps;
-    FeatureMap fq{kind, Role::query, eps, w, w.t()};
-    FeatureMap fk{kind, Role::key, key_eps, w, w.t()};
+    FeatureMap fq(kind, Role::query, eps, w);
+    FeatureMap fk(kind, Role::key, key_eps, w);
     const auto opts = qs.options();
     at::Tensor stab = kind == FeatureKind::trig ? trig_key_stabiliser(ks, valid)
                                                 : at::full({n, 1, 1}, kNoMax, opts);
@@ -236,10 +246,16 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         at::Tensor sum = valid.defined() ? (v1 * valid.unsqueeze(-1)).sum(1) : v1.sum(1);  // [N, dv + 1]
         kv.add_(sum.unsqueeze(1), key_eps);
       }
+      // Softmax queries: phi(q) = e + eps, so phi(q) kv = e kv + eps (sum of kv's rows): no pass
+      // over [N, r, m] for the epsilon.
+      const bool softmax = kind == FeatureKind::softmax;
+      const at::Tensor kv_eps = softmax && eps != 0 ? kv.sum(1, true).mul_(eps) : at::Tensor();
       for (int64_t r0 = 0; r0 < lq; r0 += block) {
         const int64_t r = std::min(block, lq - r0);
-        at::Tensor phi = fq.compute(qs.narrow(1, r0, r), {}, {}, false).phi;  // [N, r, m']
-        at::Tensor res = at::bmm(phi, kv);                                    // [N, r, dv + 1]
+        at::Tensor xq = qs.narrow(1, r0, r);
+        at::Tensor res = softmax ? at::bmm(fq.exp_part(xq, {}, {}), kv)    // [N, r, dv + 1]
+                                 : at::bmm(fq.compute(xq, {}, {}, false).phi, kv);
+        if (kv_eps.defined()) res.add_(kv_eps);
         at::Tensor den = res.narrow(2, dv, 1);
         den.masked_fill_(den == 0, 1);
         out.narrow(1, r0, r).copy_(normalise(res));
@@ -295,8 +311,8 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     const bool causal = ctx->saved_data["causal"].toBool();
     const int64_t chunk = ctx->saved_data["chunk"].toInt();
     const int64_t block = ctx->saved_data["block"].toInt();
-    FeatureMap fq{kind, Role::query, ctx->saved_data["eps"].toDouble(), w, w.t()};
-    FeatureMap fk{kind, Role::key, ctx->saved_data["key_eps"].toDouble(), w, w.t()};
+    FeatureMap fq(kind, Role::query, ctx->saved_data["eps"].toDouble(), w);
+    FeatureMap fk(kind, Role::key, ctx->saved_data["key_eps"].toDouble(), w);
     const at::Tensor g = grads[0].contiguous();  // [N, Lq, dv]
     const int64_t n = qs.size(0), lq = qs.size(1), lk = ks.size(1);
     at::Tensor dq = at::empty_like(qs), dk = at::empty_like(ks), dv = at::empty_like(v);
@@ -306,23 +322,44 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     if (!causal) {
       const at::Tensor kv = sv[6], stab = sv[7];  // [N, m', dv + 1], [N, 1, 1]
       at::Tensor dkv = at::zeros_like(kv);
+      // Softmax features are handled as their exp part e; the epsilon (phi = e + eps, on valid keys)
+      // enters through row sums, as in the forward.
+      const bool softmax = kind == FeatureKind::softmax;
+      const double q_eps = softmax ? fq.eps : 0.0, k_eps = softmax ? fk.eps : 0.0;
+      const at::Tensor kv_eps = q_eps != 0 ? kv.sum(1, true).mul_(q_eps) : at::Tensor();  // [N, 1, dv + 1]
+      auto features = [&](const FeatureMap& fm, const at::Tensor& x, const at::Tensor& valid_b,
+                          const at::Tensor& stab_b) {
+        if (!softmax) return fm.compute(x, valid_b, stab_b, true);
+        FeatureMap::Out f;
+        f.e = fm.exp_part(x, valid_b, stab_b);
+        f.phi = f.e;  // without the epsilon
+        return f;
+      };
       for (int64_t r0 = 0; r0 < lq; r0 += block) {
         const int64_t r = std::min(block, lq - r0);
         at::Tensor x = qs.narrow(1, r0, r);
-        auto f = fq.compute(x, {}, {}, true);
+        auto f = features(fq, x, {}, {});
         at::Tensor den = at::bmm(f.phi, kv.narrow(2, dvalue, 1));  // [N, r, 1]
+        if (kv_eps.defined()) den.add_(kv_eps.narrow(2, dvalue, 1));
         den.masked_fill_(den == 0, 1);
         at::Tensor gnd = grad_num_den(g.narrow(1, r0, r), out.narrow(1, r0, r), den);  // [N, r, dv + 1]
         dkv.baddbmm_(f.phi.transpose(1, 2), gnd);
+        if (q_eps != 0) dkv.add_(gnd.sum(1, true), q_eps);
         dq.narrow(1, r0, r).copy_(fq.input_grad(f, x, {}, at::bmm(gnd, kv.transpose(1, 2))));
       }
+      const at::Tensor dkv_v = dkv.narrow(2, 0, dvalue);
+      const at::Tensor dv_eps = k_eps != 0 ? dkv_v.sum(1, true).mul_(k_eps) : at::Tensor();  // [N, 1, dv]
       for (int64_t r0 = 0; r0 < lk; r0 += block) {
         const int64_t r = std::min(block, lk - r0);
         at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
-        auto f = fk.compute(x, valid_b, stab, true);
+        auto f = features(fk, x, valid_b, stab);
         at::Tensor dphi = at::bmm(v1.narrow(1, r0, r), dkv.transpose(1, 2));  // [N, r, m']
-        dv.narrow(1, r0, r).copy_(at::bmm(f.phi, dkv.narrow(2, 0, dvalue)));
+        at::Tensor dv_b = at::bmm(f.phi, dkv_v);
+        if (dv_eps.defined()) {
+          dv_b.add_(valid_b.defined() ? valid_b.unsqueeze(-1).to(dv_eps.scalar_type()) * dv_eps : dv_eps);
+        }
+        dv.narrow(1, r0, r).copy_(dv_b);
         dk.narrow(1, r0, r).copy_(fk.input_grad(f, x, valid_b, dphi));
       }
     } else {
@@ -423,11 +460,11 @@ std::pair<at::Tensor, at::Tensor> head_features(const at::Tensor& q, const at::T
   at::Tensor valid = p.valid.numel() > 0 ? p.valid.narrow(0, row, 1) : at::Tensor();
   const double eps = epsilon_for(kind, options);
   const double key_eps = kind == FeatureKind::softmax && options.causal ? 0.0 : eps;
-  FeatureMap fq{kind, Role::query, eps, p.w, p.w.t()};
-  FeatureMap fk{kind, Role::key, key_eps, p.w, p.w.t()};
+  FeatureMap fq(kind, Role::query, eps, p.w);
+  FeatureMap fk(kind, Role::key, key_eps, p.w);
   at::Tensor stab;
   if (kind == FeatureKind::trig) stab = trig_key_stabiliser(xk, valid);
-  if (kind == FeatureKind::softmax) stab = fk.logits(xk, valid).amax({1, 2}, true);
+  if (kind == FeatureKind::softmax) stab = fk.key_logits(xk, valid, {}).amax({1, 2}, true);
   return {fq.compute(xq, {}, {}, false).phi[0], fk.compute(xk, valid, stab, false).phi[0]};
 }
 

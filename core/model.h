@@ -30,7 +30,7 @@ struct ModelConfig {
   int64_t features = 256;                  // m, random features (favor kinds)
   ProjectionKind projection = ProjectionKind::orthogonal;  // how feature projections are drawn
   int64_t redraw_interval = 1000;          // training steps between projection redraws; 0: never
-  int64_t causal_chunk_size = 128;         // C of the causal prefix sums
+  int64_t causal_chunk_size = kDefaultCausalChunk;  // C of the causal prefix sums
   double dropout = 0.0;                    // on attention and feed-forward outputs
   uint64_t seed = 0;                       // parameter initialisation and projection draws
   int64_t vocab_size = 30;                 // tokens (set from the vocabulary)

@@ -12,8 +12,9 @@
 namespace performer::test {
 
 // Features of one head. x: [L, d] unscaled; w: [m, d]; valid: [L] bool or undefined (keys only).
+// detach: softmax stabilisers (the maxima) held constant under autograd, as FAVOR's backward holds them.
 inline at::Tensor reference_features(const at::Tensor& x_raw, const at::Tensor& w, core::AttentionKind kind,
-                                     bool is_query, const at::Tensor& valid, double eps) {
+                                     bool is_query, const at::Tensor& valid, double eps, bool detach = false) {
   const double d = static_cast<double>(x_raw.size(-1));
   at::Tensor x = x_raw.to(at::kDouble) * std::pow(d, -0.25);
   at::Tensor wd = w.to(at::kDouble);
@@ -28,14 +29,18 @@ inline at::Tensor reference_features(const at::Tensor& x_raw, const at::Tensor& 
     return sc * at::exp(h - hmax) * keep;
   }
   at::Tensor u = a - h;
-  if (is_query) return at::exp(u - std::get<0>(u.max(-1, true))) + eps;
+  if (is_query) {
+    at::Tensor rmax = std::get<0>(u.max(-1, true));
+    return at::exp(u - (detach ? rmax.detach() : rmax)) + eps;
+  }
   at::Tensor umax = (u - 1e9 * (1 - keep)).max();
-  return (at::exp(u - umax) + eps) * keep;
+  return (at::exp(u - (detach ? umax.detach() : umax)) + eps) * keep;
 }
 
 // Attention of every (batch, head) through the explicit normalised matrix. q, k, v: [B, H, L, *].
 inline at::Tensor reference_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
-                                      const core::AttentionOptions& o, const at::Tensor& padding = {}) {
+                                      const core::AttentionOptions& o, const at::Tensor& padding = {},
+                                      bool detach = false) {
   at::Tensor out = at::zeros({q.size(0), q.size(1), q.size(2), v.size(3)}, at::kDouble);
   const int64_t lq = q.size(2), lk = k.size(2);
   for (int64_t b = 0; b < q.size(0); ++b) {
@@ -51,8 +56,8 @@ inline at::Tensor reference_attention(const at::Tensor& q, const at::Tensor& k, 
         const double eps = o.kind == core::AttentionKind::favor_relu ? o.relu_epsilon
                            : o.kind == core::AttentionKind::favor_softmax ? o.softmax_epsilon : 0.0;
         const double key_eps = o.kind == core::AttentionKind::favor_softmax && o.causal ? 0.0 : eps;
-        at::Tensor pq = reference_features(q[b][hd], o.projection, o.kind, true, {}, eps);
-        at::Tensor pk = reference_features(k[b][hd], o.projection, o.kind, false, valid, key_eps);
+        at::Tensor pq = reference_features(q[b][hd], o.projection, o.kind, true, {}, eps, detach);
+        at::Tensor pk = reference_features(k[b][hd], o.projection, o.kind, false, valid, key_eps, detach);
         weights = at::matmul(pq, pk.t());
         if (o.causal) weights = weights.tril();
       }

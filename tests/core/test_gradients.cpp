@@ -94,3 +94,38 @@ TEST(Gradients, SoftmaxWithEpsilonStaysCloseToFiniteDifferences) {
   EXPECT_LT(gradient_error({AttentionKind::favor_softmax, false, true, 1e-6, 1e-4}), 1e-4);
   EXPECT_LT(gradient_error({AttentionKind::favor_softmax, true, true, 1e-6, 1e-6}), 1e-6);
 }
+
+TEST(Gradients, SoftmaxEpsilonMatchesItsReferenceWithStabilisersHeldConstant) {
+  // A large epsilon, so that its terms (carried through row sums rather than added to the features)
+  // weigh in: values and gradients against autograd through the explicit L x L reference whose
+  // maxima are detached, as FAVOR's backward holds them constant. Padded keys and several blocks.
+  const int64_t b = 2, h = 2, l = 11, d = 4, dv = 3;
+  auto gen = at::detail::createCPUGenerator(5);
+  auto opts = at::TensorOptions().dtype(at::kDouble);
+  at::Tensor q = at::randn({b, h, l, d}, gen, opts), k = at::randn({b, h, l, d}, gen, opts);
+  at::Tensor v = at::randn({b, h, l, dv}, gen, opts), r = at::randn({b, h, l, dv}, gen, opts);
+  at::Tensor mask = at::zeros({b, l}, at::kBool);
+  mask[1].narrow(0, 7, 4).fill_(true);
+  for (bool causal : {false, true}) {
+    AttentionOptions o;
+    o.kind = AttentionKind::favor_softmax;
+    o.causal = causal;
+    o.projection = test::projection(6, d, 2);
+    o.causal_chunk_size = 2;
+    o.block_rows = 4;
+    o.softmax_epsilon = 0.3;
+    std::vector<at::Tensor> ours = {q.clone().requires_grad_(), k.clone().requires_grad_(),
+                                    v.clone().requires_grad_()};
+    std::vector<at::Tensor> ref = {q.clone().requires_grad_(), k.clone().requires_grad_(),
+                                   v.clone().requires_grad_()};
+    at::Tensor out = attention(ours[0], ours[1], ours[2], o, mask);
+    at::Tensor expect = test::reference_attention(ref[0], ref[1], ref[2], o, mask, /*detach=*/true);
+    EXPECT_LT(test::max_abs_diff(out, expect), 1e-10) << (causal ? "causal" : "bidirectional");
+    (out * r).sum().backward();
+    (expect * r).sum().backward();
+    for (int i = 0; i < 3; ++i) {
+      EXPECT_LT(test::max_abs_diff(ours[i].grad(), ref[i].grad()), 1e-9)
+          << "input " << i << (causal ? " causal" : " bidirectional");
+    }
+  }
+}
