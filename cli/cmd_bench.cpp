@@ -13,6 +13,7 @@
 #include "core/bench_attention.h"
 #include "core/bench_model.h"
 #include "core/errors.h"
+#include "core/model.h"
 
 namespace performer::cli {
 namespace {
@@ -124,7 +125,9 @@ struct ModelArgs {
 void run_model(ModelArgs& args) {
   args.config.kinds.clear();
   for (const auto& k : args.kinds) args.config.kinds.push_back(core::parse_attention_kind(k));
-  std::cerr << "bench model: preset " << args.config.preset << ", batch " << args.config.batch << ", threads "
+  const int64_t features = args.config.features > 0 ? args.config.features : core::preset_config(args.config.preset).features;
+  std::cerr << "bench model: preset " << args.config.preset << ", features " << features << ", batch "
+            << args.config.batch << ", threads "
             << at::get_num_threads() << ", device " << args.config.device << "\n";
   Table table;
   table.header = {"kind", "objective", "length", "step_ms", "tokens_per_s", "peak_mib", "vs_dummy", "vs_exact", "runs", "note"};
@@ -199,6 +202,8 @@ void setup_bench(CLI::App& sub, const GlobalOptions& global) {
   auto* mod = sub.add_subcommand("model", "one full training step (forward, backward, AdamW) per attention kind and length");
   auto& m = *model_args;
   mod->add_option("--preset", m.config.preset, "model preset")->check(CLI::IsMember({"tiny", "small", "paper"}))->capture_default_str();
+  mod->add_option("--features", m.config.features, "random features m of the favor kinds (0: the preset's)")
+      ->check(CLI::NonNegativeNumber)->capture_default_str();
   mod->add_option("--objectives", m.config.objectives, "mlm, ar")->delimiter(',')->capture_default_str();
   mod->add_option("--kinds", m.kinds, "attention kinds")->delimiter(',')->capture_default_str();
   mod->add_option("--lengths", m.config.lengths, "sequence lengths")->delimiter(',')->capture_default_str();

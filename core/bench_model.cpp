@@ -39,6 +39,7 @@ std::vector<ModelBenchRow> bench_model(const ModelBenchConfig& config,
       const size_t first = rows.size();
       for (AttentionKind kind : config.kinds) {
         ModelConfig mc = preset_config(config.preset);
+        if (config.features > 0) mc.features = config.features;
         mc.objective = objective;
         mc.attention = kind;
         mc.max_length = length;

@@ -11,6 +11,7 @@ namespace performer::core {
 
 struct ModelBenchConfig {
   std::string preset = "small";      // model preset
+  int64_t features = 0;              // random features m of the favor kinds; 0: the preset's
   std::vector<std::string> objectives = {"mlm", "ar"};
   std::vector<AttentionKind> kinds = {AttentionKind::exact, AttentionKind::favor_softmax,
                                       AttentionKind::favor_relu, AttentionKind::dummy};

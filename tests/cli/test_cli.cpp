@@ -111,6 +111,38 @@ TEST(Cli, BenchAttentionSkipsCasesOverTheMemoryLimit) {
   EXPECT_NE(r.output.find("skipped: needs"), std::string::npos) << r.output;
 }
 
+TEST(Cli, BenchModelTimesEveryKindAndObjectiveWithRatiosToDummy) {
+  auto dir = temp_dir("bench-model");
+  const auto csv = dir / "model.csv";
+  Result r = run("--threads 1 bench model --preset tiny --features 16 --objectives mlm,ar "
+                 "--kinds exact,favor_relu,dummy --lengths 32,48 --repeats 1 --csv " + csv.string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("bench model: preset tiny, features 16,"), std::string::npos) << r.output;
+  const std::string text = read_file(csv);
+  std::istringstream lines(text);
+  std::string header;
+  std::getline(lines, header);
+  EXPECT_EQ(header, "kind,objective,length,step_ms,tokens_per_s,peak_mib,vs_dummy,vs_exact,runs,note");
+  int rows = 0;
+  for (std::string line; std::getline(lines, line);) {
+    ++rows;
+    std::vector<std::string> cells;
+    std::stringstream cs(line);
+    for (std::string c; std::getline(cs, c, ',');) cells.push_back(c);
+    ASSERT_GE(cells.size(), 9u) << line;
+    EXPECT_GT(std::stod(cells[3]), 0.0) << line;  // step_ms
+    if (cells[0] == "dummy") {
+      EXPECT_EQ(cells[6], "1.000") << line;
+    }
+    if (cells[0] == "exact") {
+      EXPECT_EQ(cells[7], "1.000") << line;
+    }
+  }
+  EXPECT_EQ(rows, 3 * 2 * 2);  // kinds x objectives x lengths
+  EXPECT_EQ(run("bench model --preset huge --csv ''").code, 2);
+  EXPECT_EQ(run("bench model --features -1 --csv ''").code, 2);
+}
+
 TEST(Cli, BenchApproxWritesErrorsThatShrinkWithFeatures) {
   auto dir = temp_dir("approx");
   const auto csv = dir / "approx.csv";
