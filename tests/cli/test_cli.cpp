@@ -42,6 +42,14 @@ std::string read_file(const std::filesystem::path& path) {
   return s.str();
 }
 
+// The lines of a CSV file, header first.
+std::vector<std::string> csv_lines(const std::filesystem::path& path) {
+  std::istringstream in(read_file(path));
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
 std::filesystem::path temp_dir(const std::string& name) {
   auto dir = std::filesystem::temp_directory_path() / ("performer-cli-test-" + name);
   std::filesystem::remove_all(dir);
@@ -86,20 +94,18 @@ TEST(Cli, BenchAttentionPrintsTableAndWritesCsv) {
   Result r = run("--threads 1 bench attention --kinds exact,favor_softmax,dummy --lengths 64,128 "
                  "--heads 2 --dim 16 --features 32 --repeats 1 --csv " + csv.string());
   ASSERT_EQ(r.code, 0) << r.output;
-  const std::string text = read_file(csv);
-  std::istringstream lines(text);
-  std::string header;
-  std::getline(lines, header);
-  EXPECT_EQ(header, "kind,direction,length,pass,median_ms,peak_mib,vs_exact,vs_dummy,runs,note");
-  int rows = 0, exact_rows = 0;
-  for (std::string line; std::getline(lines, line);) {
-    ++rows;
+  const auto lines = csv_lines(csv);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0], "kind,direction,length,pass,median_ms,peak_mib,vs_exact,vs_dummy,runs,note");
+  int exact_rows = 0;
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const std::string& line = lines[i];
     if (line.rfind("exact,", 0) == 0) {
       ++exact_rows;
       EXPECT_NE(line.find(",1.000,"), std::string::npos) << "exact's ratio to itself: " << line;
     }
   }
-  EXPECT_EQ(rows, 3 * 2 * 2 * 2);  // kinds x directions x lengths x passes
+  EXPECT_EQ(lines.size(), 1u + 3 * 2 * 2 * 2);  // header, kinds x directions x lengths x passes
   EXPECT_EQ(exact_rows, 8);
   EXPECT_NE(r.output.find("favor_softmax"), std::string::npos);
 }
@@ -118,14 +124,11 @@ TEST(Cli, BenchModelTimesEveryKindAndObjectiveWithRatiosToDummy) {
                  "--kinds exact,favor_relu,dummy --lengths 32,48 --repeats 1 --csv " + csv.string());
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find("bench model: preset tiny, features 16,"), std::string::npos) << r.output;
-  const std::string text = read_file(csv);
-  std::istringstream lines(text);
-  std::string header;
-  std::getline(lines, header);
-  EXPECT_EQ(header, "kind,objective,length,step_ms,tokens_per_s,peak_mib,vs_dummy,vs_exact,runs,note");
-  int rows = 0;
-  for (std::string line; std::getline(lines, line);) {
-    ++rows;
+  const auto lines = csv_lines(csv);
+  ASSERT_FALSE(lines.empty());
+  EXPECT_EQ(lines[0], "kind,objective,length,step_ms,tokens_per_s,peak_mib,vs_dummy,vs_exact,runs,note");
+  for (size_t i = 1; i < lines.size(); ++i) {
+    const std::string& line = lines[i];
     std::vector<std::string> cells;
     std::stringstream cs(line);
     for (std::string c; std::getline(cs, c, ',');) cells.push_back(c);
@@ -138,7 +141,7 @@ TEST(Cli, BenchModelTimesEveryKindAndObjectiveWithRatiosToDummy) {
       EXPECT_EQ(cells[7], "1.000") << line;
     }
   }
-  EXPECT_EQ(rows, 3 * 2 * 2);  // kinds x objectives x lengths
+  EXPECT_EQ(lines.size(), 1u + 3 * 2 * 2);  // header, kinds x objectives x lengths
   EXPECT_EQ(run("bench model --preset huge --csv ''").code, 2);
   EXPECT_EQ(run("bench model --features -1 --csv ''").code, 2);
 }
