@@ -98,6 +98,17 @@ struct FeatureMap {
     return out;
   }
 
+  // compute() without the softmax epsilon, which the bidirectional path carries through row sums
+  // (phi = e + eps): softmax gives phi = e (and e), the other kinds their usual features.
+  Out compute_without_eps(const at::Tensor& x, const at::Tensor& valid, const at::Tensor& stab,
+                          bool keep) const {
+    if (kind != FeatureKind::softmax) return compute(x, valid, stab, keep);
+    Out out;
+    out.e = exp_part(x, valid, stab);
+    out.phi = out.e;
+    return out;
+  }
+
   // Keys only: features of one block under the running key maximum. For softmax the block may raise
   // the maximum; `state` accumulated under the old one is then rescaled (as flash attention does).
   // Softmax features come without the epsilon, which the caller adds once for all keys.
@@ -248,13 +259,12 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
       }
       // Softmax queries: phi(q) = e + eps, so phi(q) kv = e kv + eps (sum of kv's rows): no pass
       // over [N, r, m] for the epsilon.
-      const bool softmax = kind == FeatureKind::softmax;
-      const at::Tensor kv_eps = softmax && eps != 0 ? kv.sum(1, true).mul_(eps) : at::Tensor();
+      const at::Tensor kv_eps =
+          kind == FeatureKind::softmax && eps != 0 ? kv.sum(1, true).mul_(eps) : at::Tensor();
       for (int64_t r0 = 0; r0 < lq; r0 += block) {
         const int64_t r = std::min(block, lq - r0);
         at::Tensor xq = qs.narrow(1, r0, r);
-        at::Tensor res = softmax ? at::bmm(fq.exp_part(xq, {}, {}), kv)    // [N, r, dv + 1]
-                                 : at::bmm(fq.compute(xq, {}, {}, false).phi, kv);
+        at::Tensor res = at::bmm(fq.compute_without_eps(xq, {}, {}, false).phi, kv);  // [N, r, dv + 1]
         if (kv_eps.defined()) res.add_(kv_eps);
         at::Tensor den = res.narrow(2, dv, 1);
         den.masked_fill_(den == 0, 1);
@@ -327,18 +337,10 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
       const bool softmax = kind == FeatureKind::softmax;
       const double q_eps = softmax ? fq.eps : 0.0, k_eps = softmax ? fk.eps : 0.0;
       const at::Tensor kv_eps = q_eps != 0 ? kv.sum(1, true).mul_(q_eps) : at::Tensor();  // [N, 1, dv + 1]
-      auto features = [&](const FeatureMap& fm, const at::Tensor& x, const at::Tensor& valid_b,
-                          const at::Tensor& stab_b) {
-        if (!softmax) return fm.compute(x, valid_b, stab_b, true);
-        FeatureMap::Out f;
-        f.e = fm.exp_part(x, valid_b, stab_b);
-        f.phi = f.e;  // without the epsilon
-        return f;
-      };
       for (int64_t r0 = 0; r0 < lq; r0 += block) {
         const int64_t r = std::min(block, lq - r0);
         at::Tensor x = qs.narrow(1, r0, r);
-        auto f = features(fq, x, {}, {});
+        auto f = fq.compute_without_eps(x, {}, {}, true);
         at::Tensor den = at::bmm(f.phi, kv.narrow(2, dvalue, 1));  // [N, r, 1]
         if (kv_eps.defined()) den.add_(kv_eps.narrow(2, dvalue, 1));
         den.masked_fill_(den == 0, 1);
@@ -353,7 +355,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         const int64_t r = std::min(block, lk - r0);
         at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
-        auto f = features(fk, x, valid_b, stab);
+        auto f = fk.compute_without_eps(x, valid_b, stab, true);
         at::Tensor dphi = at::bmm(v1.narrow(1, r0, r), dkv.transpose(1, 2));  // [N, r, m']
         at::Tensor dv_b = at::bmm(f.phi, dkv_v);
         if (dv_eps.defined()) {
