@@ -54,7 +54,9 @@ AttentionOptions MultiheadAttentionImpl::attention_options() const {
 
 std::tuple<at::Tensor, at::Tensor, at::Tensor> MultiheadAttentionImpl::project(const at::Tensor& x) {
   const int64_t b = x.size(0), l = x.size(1), h = options.heads(), dh = options.embed_dim() / h;
-  auto qkv = in_proj->forward(x).view({b, l, 3, h, dh}).permute({2, 0, 3, 1, 4});  // 3 x [B, H, L, dh]
+  // unbind, not qkv[i]: the backward of three selects zero-fills and adds up three copies of the whole
+  // [3, B, H, L, dh] gradient; unbind's backward stacks the three gradients once.
+  auto qkv = in_proj->forward(x).view({b, l, 3, h, dh}).permute({2, 0, 3, 1, 4}).unbind(0);  // 3 x [B, H, L, dh]
   if (!options.rotary()) return {qkv[0], qkv[1], qkv[2]};
   return {apply_rotary(qkv[0]), apply_rotary(qkv[1]), qkv[2]};
 }
