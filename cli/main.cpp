@@ -5,12 +5,14 @@
 
 #include "cli/commands.h"
 #include "core/errors.h"
+#include "core/memory.h"
 #include "core/system_info.h"
 
 namespace performer::cli {
 
 void apply_global_options(const GlobalOptions& global) {
   at::set_num_threads(global.threads > 0 ? global.threads : core::default_threads());
+  core::keep_freed_memory();
 }
 
 namespace {

@@ -1,7 +1,5 @@
 #include "core/bench_util.h"
 
-#include <malloc.h>
-
 namespace performer::core {
 
 double median(std::vector<double> values) {
@@ -9,11 +7,6 @@ double median(std::vector<double> values) {
   std::sort(values.begin(), values.end());
   const size_t n = values.size();
   return n % 2 ? values[n / 2] : 0.5 * (values[n / 2 - 1] + values[n / 2]);
-}
-
-void keep_freed_memory() {
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
-  mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
 }  // namespace performer::core

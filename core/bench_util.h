@@ -1,5 +1,5 @@
 #pragma once
-// Pieces the benchmarks share: medians, the allocator setting, and ratios within one run.
+// Pieces the benchmarks share: medians and ratios within one run.
 #include <algorithm>
 #include <cmath>
 #include <functional>
@@ -13,9 +13,6 @@ namespace performer::core {
 
 double median(std::vector<double> values);  // NaN for none
 
-// Keeps freed memory in the process for reuse, as a caching allocator would: otherwise every large
-// tensor is a fresh mmap whose page faults are timed too, and how much depends on what ran before.
-void keep_freed_memory();
 
 // Sets row.vs_exact and row.vs_dummy of rows[first..] from the medians of exact and dummy measured
 // in the same group, then reports each row.

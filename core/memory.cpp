@@ -5,6 +5,8 @@
 #include <c10/core/impl/alloc_cpu.h>
 #include <torch/version.h>
 
+#include <malloc.h>
+
 #include <atomic>
 #include <mutex>
 #include <unordered_map>
@@ -84,6 +86,11 @@ bool TensorMemory::installed() { return g_installed.load(); }
 int64_t TensorMemory::current_bytes() { return g_current.load(); }
 int64_t TensorMemory::peak_bytes() { return g_peak.load(); }
 void TensorMemory::reset_peak() { g_peak.store(g_current.load()); }
+
+void keep_freed_memory() {
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
+}
 
 int64_t peak_resident_bytes() {
   std::ifstream status("/proc/self/status");
