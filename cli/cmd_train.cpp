@@ -28,6 +28,7 @@ struct TrainArgs {
   std::string unknown = "x";
   bio::SplitOptions split;
   int64_t min_length = 1;
+  double mask_fraction = bio::MaskingOptions{}.fraction;  // training batches only; evaluation keeps 15%
   bool swissprot_only = false;
   uint64_t seed = 0;
   core::TrainOptions train;
@@ -78,9 +79,9 @@ std::string event_json(const core::TrainEvent& e) {
     case K::step:
       std::snprintf(buf, sizeof buf,
                     "{\"event\": \"step\", \"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": %.4f, "
-                    "\"tokens_per_second\": %.1f, \"tokens\": %lld, \"seconds\": %.2f}",
+                    "\"tokens_per_second\": %.1f, \"tokens\": %lld, \"targets\": %lld, \"seconds\": %.2f}",
                     static_cast<long long>(e.step), e.loss, e.learning_rate, e.grad_norm, e.tokens_per_second,
-                    static_cast<long long>(e.tokens), e.seconds);
+                    static_cast<long long>(e.tokens), static_cast<long long>(e.targets), e.seconds);
       break;
     case K::eval:
       std::snprintf(buf, sizeof buf,
@@ -187,6 +188,7 @@ void run_train(TrainArgs& a) {
   loader.seed = a.seed;
   bio::LoaderOptions valid_loader = loader;
   valid_loader.shuffle = false;
+  loader.masking.fraction = a.mask_fraction;  // validation keeps the default 15%: comparable perplexities
   const std::string data = a.data;
   auto train_source = [data, read, loader](int64_t epoch) -> std::unique_ptr<core::BatchSource> {
     return std::make_unique<bio::BatchLoader>(data, read, loader, static_cast<uint64_t>(epoch));
@@ -254,6 +256,20 @@ void setup_train(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--eval-batches", a->train.eval_batches, "batches per evaluation (0: all)")->capture_default_str();
   sub.add_option("--checkpoint-every", a->train.checkpoint_every, "steps between checkpoints")->capture_default_str();
   sub.add_option("--log-every", a->train.log_every, "steps between progress lines")->capture_default_str();
+  sub.add_option("--mask-fraction", a->mask_fraction,
+                 "mlm: share of residues selected for prediction in training batches (80/10/10 as usual); "
+                 "evaluation always masks 15%")
+      ->check(CLI::Validator(
+          [](std::string& s) {
+            double f = 0;
+            try {
+              f = std::stod(s);
+            } catch (const std::exception&) {
+            }
+            return f > 0 && f < 1 ? std::string() : "must be in (0, 1), got " + s;
+          },
+          "(0, 1)"))
+      ->capture_default_str();
   sub.add_option("--seed", a->seed, "seed of initialisation, projections, crops, masking, shuffling")->capture_default_str();
   sub.add_option("--resume", a->resume, "continue the run of this checkpoint (same data and options)");
   sub.add_option("--init-from", a->init_from,

@@ -189,6 +189,7 @@ TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) 
       const double now = elapsed();
       e.tokens_per_second = now > window_start ? window_tokens / (now - window_start) : 0;
       e.tokens = state_.tokens;
+      e.targets = loss_tokens;
       e.seconds = state_.seconds;
       on_event(e);
       loss_sum = 0;

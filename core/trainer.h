@@ -50,6 +50,7 @@ struct TrainEvent {
   double grad_norm = 0;         // before clipping
   double tokens_per_second = 0; // input tokens (not padding) per second since the last step event
   int64_t tokens = 0;           // input tokens trained on so far
+  int64_t targets = 0;          // step: labelled positions the loss averaged over since the last step event
   double seconds = 0;           // training time so far
   EvalResult eval;              // eval events
   std::string path;             // checkpoint events

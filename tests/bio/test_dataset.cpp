@@ -128,6 +128,13 @@ TEST(Dataset, MaskingStatistics) {
   EXPECT_EQ(selected.select(1, 0).sum().item<int64_t>(), 0);
   EXPECT_TRUE(b.padding[400].narrow(0, 3, b.padding.size(1) - 3).all().item<bool>());
   EXPECT_EQ(b.target_count, static_cast<int64_t>(n));
+  // Another share of residues (train --mask-fraction), with the same 80/10/10 among them.
+  MaskingOptions more;
+  more.fraction = 0.3;
+  Batch c = make_mlm_batch(rows, more, rng);
+  const auto chosen = c.targets != kIgnore;
+  EXPECT_NEAR(chosen.sum().item<double>() / residues, 0.3, 0.006);
+  EXPECT_NEAR(((c.tokens == Vocabulary::kMask) & chosen).sum().item<double>() / chosen.sum().item<double>(), 0.8, 0.012);
 }
 
 TEST(Dataset, AutoregressiveBatchShiftsByOne) {

@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <sstream>
 #include <string>
 #include <vector>
@@ -326,6 +327,46 @@ TEST(CliTrain, BadSettingsAreOneLineErrors) {
   Result time = run("train --data " + data + " --max-time soon");
   EXPECT_EQ(time.code, 1);
   EXPECT_NE(time.output.find("--max-time"), std::string::npos);
+  for (const char* fraction : {"0", "1", "-0.2", "lots"}) {
+    Result mask = run("train --data " + data + " --mask-fraction " + fraction);
+    EXPECT_EQ(mask.code, 2) << fraction;
+    EXPECT_NE(mask.output.find("--mask-fraction: must be in (0, 1)"), std::string::npos) << mask.output;
+  }
+}
+
+namespace {
+
+// A number after "key": in a JSON line of the training log.
+double json_number(const std::string& line, const std::string& key) {
+  const size_t at = line.find("\"" + key + "\": ");
+  return at == std::string::npos ? std::nan("") : std::stod(line.substr(at + key.size() + 4));
+}
+
+}  // namespace
+
+TEST(CliTrain, MaskFractionChangesTrainingTargetsButNotTheEvaluation) {
+  const std::string data = write("train.fasta", protein_fasta(300));
+  std::map<std::string, std::pair<double, double>> seen;  // fraction -> (step-1 targets per token, eval targets)
+  for (const std::string fraction : {"0.15", "0.4"}) {
+    const std::string log = (test_dir() / ("mask-" + fraction + ".jsonl")).string();
+    Result r = run("--threads 1 train --data " + data + " --preset tiny --tokens-per-batch 4096 --max-steps 1 "
+                   "--log-every 1 --eval-every 0 --eval-batches 2 --mask-fraction " + fraction + " --out " +
+                   (test_dir() / "mask.pt").string() + " --log " + log);
+    ASSERT_EQ(r.code, 0) << r.output;
+    std::istringstream lines(read_file(log));
+    std::string step, eval, line;
+    while (std::getline(lines, line)) {
+      if (line.find("\"event\": \"step\"") != std::string::npos) step = line;
+      if (line.find("\"event\": \"eval\"") != std::string::npos) eval = line;
+    }
+    seen[fraction] = {json_number(step, "targets") / json_number(step, "tokens"), json_number(eval, "valid_tokens")};
+  }
+  // Training batches label the chosen share of residues (tokens also count <cls> and <eos>) ...
+  EXPECT_NEAR(seen["0.15"].first, 0.15, 0.03);
+  EXPECT_NEAR(seen["0.4"].first, 0.4, 0.04);
+  // ... while the evaluation masks 15% either way, the same positions (same seed).
+  EXPECT_GT(seen["0.15"].second, 0);
+  EXPECT_EQ(seen["0.15"].second, seen["0.4"].second);
 }
 
 namespace {
