@@ -1,6 +1,5 @@
 #include "core/favor.h"
 
-#include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 
 #include <cmath>
@@ -165,28 +164,6 @@ at::Tensor maybe_narrow(const at::Tensor& t, int64_t start, int64_t rows) {
   return t.defined() ? t.narrow(1, start, rows) : t;
 }
 
-// a @ b over the leading dimensions ([..., M, K] x [..., K, N]; b's leading dimensions as a's). On
-// the CPU the matrices are shared out among the threads, one single-threaded GEMM each (OpenBLAS runs
-// single-threaded inside a parallel region). at::matmul instead runs them one after another, each
-// GEMM split over the threads. For the causal path's many small products that ran at 51 against 67
-// GFLOP/s on 2 cores (32 x [128, 256] x [256, 65]); causal forward+backward at B1 H4 L8192: 342 -> 312 ms.
-at::Tensor batched_mm(const at::Tensor& a, const at::Tensor& b) {
-  const int64_t rows = a.size(-2), inner = a.size(-1), cols = b.size(-1);
-  const int64_t count = a.numel() / (rows * inner);
-  if (!a.device().is_cpu() || count < 2) return at::matmul(a, b);
-  const at::Tensor a3 = a.reshape({count, rows, inner}), b3 = b.reshape({count, inner, cols});
-  std::vector<int64_t> shape(a.sizes().begin(), a.sizes().end());
-  shape.back() = cols;
-  at::Tensor out = at::empty({count, rows, cols}, a.options());
-  at::parallel_for(0, count, 1, [&](int64_t begin, int64_t end) {
-    for (int64_t i = begin; i < end; ++i) {
-      at::Tensor o = out.select(0, i);
-      at::mm_out(o, a3.select(0, i), b3.select(0, i));
-    }
-  });
-  return out.view(shape);
-}
-
 // Pads [N, r, c] to [N, nc, C, c] with zero rows at the end.
 at::Tensor to_chunks(const at::Tensor& t, int64_t chunk) {
   const int64_t r = t.size(1);
@@ -211,10 +188,10 @@ struct CausalBlock {
 CausalBlock causal_block(const at::Tensor& pq, const at::Tensor& pk, const at::Tensor& pv1,
                          const at::Tensor& s0) {
   CausalBlock b;
-  b.sc = batched_mm(pk.transpose(-1, -2), pv1);            // [N, nc, m, dv + 1]
+  b.sc = at::matmul(pk.transpose(-1, -2), pv1);            // [N, nc, m, dv + 1]
   b.sx = b.sc.cumsum(1).sub_(b.sc).add_(s0.unsqueeze(1));  // [N, nc, m, dv + 1]
-  b.intra = batched_mm(pq, pk.transpose(-1, -2)).tril_();  // [N, nc, C, C]
-  b.res = batched_mm(pq, b.sx).add_(batched_mm(b.intra, pv1));
+  b.intra = at::matmul(pq, pk.transpose(-1, -2)).tril_();  // [N, nc, C, C]
+  b.res = at::matmul(pq, b.sx).add_(at::matmul(b.intra, pv1));
   at::Tensor den = b.res.narrow(-1, b.res.size(-1) - 1, 1);
   den.masked_fill_(den == 0, 1);
   return b;
@@ -406,14 +383,14 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
                                       to_chunks(out.narrow(1, r0, r), chunk),
                                       den_all[b].narrow(1, 0, nc));  // [N, nc, C, dv + 1]
         // d loss / d intra[i, l] for l <= i.
-        at::Tensor p = batched_mm(gnd, pv1.transpose(-1, -2)).tril_();  // [N, nc, C, C]
-        at::Tensor dphi_q = batched_mm(gnd, sx.transpose(-1, -2)).add_(batched_mm(p, pk));
-        at::Tensor tc = batched_mm(pq.transpose(-1, -2), gnd);  // [N, nc, m', dv + 1]
+        at::Tensor p = at::matmul(gnd, pv1.transpose(-1, -2)).tril_();  // [N, nc, C, C]
+        at::Tensor dphi_q = at::matmul(gnd, sx.transpose(-1, -2)).add_(at::matmul(p, pk));
+        at::Tensor tc = at::matmul(pq.transpose(-1, -2), gnd);  // [N, nc, m', dv + 1]
         at::Tensor tc_total = tc.sum(1);
         // Sum over the chunks after each chunk, plus the later blocks.
         at::Tensor rx = tc.cumsum(1).neg_().add_(tc_total.unsqueeze(1)).add_(rs.unsqueeze(1));
-        at::Tensor dphi_k = batched_mm(pv1, rx.transpose(-1, -2)).add_(batched_mm(p.transpose(-1, -2), pq));
-        at::Tensor dv1 = batched_mm(pk, rx).add_(batched_mm(intra.transpose(-1, -2), gnd));
+        at::Tensor dphi_k = at::matmul(pv1, rx.transpose(-1, -2)).add_(at::matmul(p.transpose(-1, -2), pq));
+        at::Tensor dv1 = at::matmul(pk, rx).add_(at::matmul(intra.transpose(-1, -2), gnd));
         dq.narrow(1, r0, r).copy_(fq.input_grad(fqo, xq, {}, from_chunks(dphi_q, r)));
         dk.narrow(1, r0, r).copy_(fk.input_grad(fko, xk, valid_b, from_chunks(dphi_k, r)));
         dv.narrow(1, r0, r).copy_(from_chunks(dv1, r).narrow(2, 0, dvalue));
