@@ -13,7 +13,6 @@ namespace performer::core {
 
 double median(std::vector<double> values);  // NaN for none
 
-
 // Sets row.vs_exact and row.vs_dummy of rows[first..] from the medians of exact and dummy measured
 // in the same group, then reports each row.
 template <typename Row>

@@ -88,7 +88,8 @@ int64_t TensorMemory::peak_bytes() { return g_peak.load(); }
 void TensorMemory::reset_peak() { g_peak.store(g_current.load()); }
 
 void keep_freed_memory() {
-  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  // glibc versions that cap the mmap threshold at 32 MiB refuse 1 GiB (mallopt returns 0): take the cap.
+  if (mallopt(M_MMAP_THRESHOLD, 1 << 30) == 0) mallopt(M_MMAP_THRESHOLD, 32 << 20);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
