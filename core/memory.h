@@ -1,6 +1,7 @@
 #pragma once
 // Peak memory of CPU tensors, counted at the allocator: exact bytes of tensor storage, independent of
-// what malloc keeps cached. Used by `performer bench` (never by tests of speed).
+// what malloc keeps cached. Used by `performer bench` (never by tests of speed). Also the malloc
+// setting every CLI command runs with.
 #include <cstdint>
 
 namespace performer::core {
