@@ -19,8 +19,8 @@ class TensorMemory {
 
 // Keeps freed memory in the process for reuse, as a caching allocator would (glibc's mmap and trim
 // thresholds raised to 1 GiB): otherwise every large tensor is a fresh mmap whose pages fault in again
-// on every step. The CLI sets it for every command: training steps of the small preset at B16 x L512
-// ran 5-10% faster with it. Benchmarks need it too, or their timings depend on what ran before.
+// on every step. The CLI sets it for every command: small-preset training steps at B16 x L512 (mlm)
+// and B8 x L512 (ar) ran 4-14% faster with it. Benchmarks need it too, or their timings depend on what ran before.
 void keep_freed_memory();
 
 int64_t peak_resident_bytes();  // the process's peak resident set (VmHWM), 0 where unknown
