@@ -11,7 +11,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 JOBS=${JOBS:-$(nproc)}
 PACKAGES=(
   build-essential cmake ccache pkg-config
-  libtorch-dev libopenblas0-openmp libgloo-dev
+  libtorch-dev libblis4-openmp libopenblas0-openmp libgloo-dev
   libseqan3-dev zlib1g-dev libbz2-dev
   qt6-base-dev qt6-svg-dev
   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
@@ -34,15 +34,27 @@ install_packages() {
   else
     log "all packages present"
   fi
-  # LibTorch's matmul goes through libblas.so.3: the reference BLAS there is ~80x slower than OpenBLAS.
-  local blas
+  # LibTorch's matrix products go through libblas.so.3. BLIS runs this project's products (skinny ones,
+  # inner dimension 64-256) faster than OpenBLAS: a small-preset training step took 12% less time on
+  # the 2-core development machine (README, Performance). The reference BLAS is ~80x slower than
+  # either. PERFORMER_BLAS=openblas keeps OpenBLAS. LAPACK (the projections' QR) is OpenBLAS's.
+  local want
+  case ${PERFORMER_BLAS:-blis} in
+    blis) want=/usr/lib/x86_64-linux-gnu/blis-openmp/libblas.so.3 ;;
+    openblas) want=/usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3 ;;
+    *) log "PERFORMER_BLAS must be blis or openblas, not '$PERFORMER_BLAS'"; exit 2 ;;
+  esac
+  local blas lapack
   blas=$(update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | awk '/^Value:/ {print $2}')
-  if [[ $blas != *openblas* ]]; then
-    log "libblas.so.3 points to '${blas:-nothing}': switching it to OpenBLAS (openmp)"
-    update-alternatives --set libblas.so.3-x86_64-linux-gnu \
-      /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3
+  if [[ $blas != "$want" ]]; then
+    log "libblas.so.3 points to '${blas:-nothing}': switching it to $want"
+    update-alternatives --set libblas.so.3-x86_64-linux-gnu "$want"
+  fi
+  lapack=$(update-alternatives --query liblapack.so.3-x86_64-linux-gnu 2>/dev/null | awk '/^Value:/ {print $2}')
+  if [[ $lapack != *openblas* ]]; then
+    log "liblapack.so.3 points to '${lapack:-nothing}': switching it to OpenBLAS (openmp)"
     update-alternatives --set liblapack.so.3-x86_64-linux-gnu \
-      /usr/lib/x86_64-linux-gnu/openblas-openmp/liblapack.so.3 || true
+      /usr/lib/x86_64-linux-gnu/openblas-openmp/liblapack.so.3
   fi
 }
 

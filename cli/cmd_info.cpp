@@ -17,13 +17,17 @@ void setup_info(CLI::App& sub, const GlobalOptions& global) {
                                       : std::string("not available"))
               << "\n"
               << "threads          " << info.threads << "\n"
-              << "blas             " << info.blas_kind << "\n";
+              << "blas             " << info.blas_kind
+              << (info.blas_threads > 0 ? ", " + std::to_string(info.blas_threads) +
+                                               (info.blas_threads == 1 ? " thread" : " threads")
+                                         : std::string())
+              << "\n";
     for (const auto& lib : info.blas_libraries) std::cout << "                 " << lib << "\n";
     std::printf("matmul           %.1f GFLOP/s (float32, 1024^3, %d threads)\n", info.matmul_gflops,
                 info.threads);
     if (info.blas_too_slow) {
       std::cout << "warning: matmul is implausibly slow; LibTorch is probably using reference BLAS. "
-                   "Install libopenblas0-openmp (apt-get install libopenblas0-openmp).\n";
+                   "Run 'bash setup.sh install', which points libblas.so.3 at BLIS (or OpenBLAS).\n";
     }
   });
 }

@@ -1,5 +1,5 @@
 // performer: command-line entry point. Exit codes: 0 success, 1 bad input or failure, 2 bad usage.
-#include <ATen/Parallel.h>
+#include <c10/util/Exception.h>
 
 #include <iostream>
 
@@ -11,7 +11,7 @@
 namespace performer::cli {
 
 void apply_global_options(const GlobalOptions& global) {
-  at::set_num_threads(global.threads > 0 ? global.threads : core::default_threads());
+  core::use_threads(global.threads > 0 ? global.threads : core::default_threads());
   core::keep_freed_memory();
 }
 

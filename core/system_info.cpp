@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
 #include <set>
 #include <thread>
@@ -31,21 +32,50 @@ std::vector<std::string> mapped_blas_libraries() {
   return {found.begin(), found.end()};
 }
 
+// What a mapped library is, from its path ("" when it is not a BLAS).
+std::string blas_kind_of(const std::string& path) {
+  auto flavour = [&path](const std::string& name) {
+    if (path.find("openmp") != std::string::npos) return name + " (openmp)";
+    if (path.find("pthread") != std::string::npos) return name + " (pthread)";
+    if (path.find("serial") != std::string::npos) return name + " (serial)";
+    return name;
+  };
+  if (path.find("openblas") != std::string::npos) return flavour("OpenBLAS");
+  if (path.find("blis") != std::string::npos) return flavour("BLIS");
+  if (path.find("mkl") != std::string::npos) return "MKL";
+  if (path.find("atlas") != std::string::npos) return "ATLAS";
+  if (path.find("/blas/") != std::string::npos) return "reference BLAS (slow)";
+  return "";
+}
+
+// The BLAS behind LibTorch's matrix products: the file libblas.so.3 resolves to (Debian's
+// alternative; LAPACK may come from another library), else any BLAS that is mapped (MKL, ...).
 std::string classify(const std::vector<std::string>& libraries) {
   for (const auto& path : libraries) {
-    if (path.find("openblas") != std::string::npos) {
-      if (path.find("openmp") != std::string::npos) return "OpenBLAS (openmp)";
-      if (path.find("pthread") != std::string::npos) return "OpenBLAS (pthread)";
-      return "OpenBLAS";
-    }
-    if (path.find("mkl") != std::string::npos) return "MKL";
-    if (path.find("blis") != std::string::npos) return "BLIS";
-    if (path.find("atlas") != std::string::npos) return "ATLAS";
+    const std::string name = path.substr(path.rfind('/') + 1);
+    if (name.rfind("libblas.so", 0) != 0) continue;
+    const std::string kind = blas_kind_of(path);
+    if (!kind.empty()) return kind;
   }
   for (const auto& path : libraries) {
-    if (path.find("/blas/") != std::string::npos) return "reference BLAS (slow)";
+    const std::string kind = blas_kind_of(path);
+    if (!kind.empty()) return kind;
   }
   return libraries.empty() ? "built into LibTorch or unknown" : "unknown";
+}
+
+// Threads of the BLAS kind: BLIS reads BLIS_NUM_THREADS (then OMP_NUM_THREADS) once; OpenBLAS and MKL
+// built with OpenMP follow LibTorch's setting. 0 where unknown.
+int blas_threads_of(const std::string& kind, int torch_threads) {
+  if (kind.rfind("BLIS", 0) == 0) {
+    for (const char* var : {"BLIS_NUM_THREADS", "OMP_NUM_THREADS"}) {
+      const char* value = std::getenv(var);
+      if (value != nullptr && std::atoi(value) > 0) return std::atoi(value);
+    }
+    return 1;
+  }
+  if (kind == "MKL" || kind.find("(openmp)") != std::string::npos) return torch_threads;
+  return 0;
 }
 
 double measure_gflops() {
@@ -67,6 +97,12 @@ double measure_gflops() {
 
 }  // namespace
 
+void use_threads(int threads) {
+  at::set_num_threads(threads);
+  // BLIS ignores LibTorch's setting: it reads this once, at its first call.
+  setenv("BLIS_NUM_THREADS", std::to_string(threads).c_str(), 1);
+}
+
 int default_threads() {
   cpu_set_t set;
   if (sched_getaffinity(0, sizeof set, &set) == 0) return std::max(1, CPU_COUNT(&set));
@@ -81,11 +117,12 @@ SystemInfo system_info(bool measure_matmul) {
   info.threads = at::get_num_threads();
   if (measure_matmul) {
     info.matmul_gflops = measure_gflops();
-    // Reference BLAS manages ~1-3 GFLOP/s; OpenBLAS does tens per core on anything recent.
+    // Reference BLAS manages ~1-3 GFLOP/s; OpenBLAS and BLIS do tens per core on anything recent.
     info.blas_too_slow = info.matmul_gflops < 10.0;
   }
   info.blas_libraries = mapped_blas_libraries();  // after the matmul: BLAS may be loaded lazily
   info.blas_kind = classify(info.blas_libraries);
+  info.blas_threads = blas_threads_of(info.blas_kind, info.threads);
   return info;
 }
 

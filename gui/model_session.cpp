@@ -1,9 +1,6 @@
 #include "gui/model_session.h"
 
-#include <ATen/Parallel.h>
 #include <torch/torch.h>
-
-#include <thread>
 
 #include "bio/fasta.h"
 #include "bio/similarity.h"
@@ -11,6 +8,7 @@
 #include "core/analysis.h"
 #include "core/checkpoint.h"
 #include "core/errors.h"
+#include "core/system_info.h"
 
 namespace performer::view {
 namespace {
@@ -23,7 +21,7 @@ Matrix to_matrix(const at::Tensor& t) {  // [rows, cols] float
 
 }  // namespace
 
-void use_all_cores() { at::set_num_threads(static_cast<int>(std::max(1u, std::thread::hardware_concurrency()))); }
+void use_all_cores() { core::use_threads(core::default_threads()); }
 
 struct LoadedModel::Impl {
   QString path;

@@ -13,7 +13,8 @@
 
 namespace performer::view {
 
-// LibTorch's intra-op threads: every core this process may use (the GUI thread is idle while it waits).
+// LibTorch's and its BLAS's threads: every core this process may use (the GUI thread is idle while it
+// waits). Call before the first matrix product.
 void use_all_cores();
 
 class LoadedModel {

@@ -87,6 +87,13 @@ TEST(Cli, InfoReportsVersionThreadsAndBlas) {
   EXPECT_NE(r.output.find("libtorch"), std::string::npos);
   EXPECT_NE(r.output.find("threads          1"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("GFLOP/s"), std::string::npos);
+  // BLIS does not follow LibTorch's thread setting: --threads must reach it too.
+  Result two = run("--threads 2 info");
+  ASSERT_EQ(two.code, 0) << two.output;
+  if (two.output.find("blas             BLIS") != std::string::npos) {
+    EXPECT_NE(two.output.find("BLIS (openmp), 2 threads"), std::string::npos) << two.output;
+    EXPECT_NE(r.output.find("BLIS (openmp), 1 thread\n"), std::string::npos) << r.output;
+  }
 }
 
 TEST(Cli, BenchAttentionPrintsTableAndWritesCsv) {
