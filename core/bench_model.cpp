@@ -68,7 +68,7 @@ std::vector<ModelBenchRow> bench_model(const ModelBenchConfig& config,
                                  : torch::randint(5, 25, {config.batch, length}, opts);
         auto step = [&] {
           optimizer.zero_grad();
-          language_model_loss(model->forward(tokens), targets).loss.backward();
+          model->loss(tokens, {}, targets).loss.backward();  // as performer train does
           optimizer.step();
           if (device.is_cuda()) torch::cuda::synchronize();
         };

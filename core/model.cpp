@@ -122,11 +122,20 @@ void TransformerBlockImpl::reset() {
   ff_out = register_module("ff_out", torch::nn::Linear(config.d_ff, d));
 }
 
-at::Tensor TransformerBlockImpl::forward(const at::Tensor& x, const at::Tensor& padding) {
+at::Tensor TransformerBlockImpl::attend(const at::Tensor& x, const at::Tensor& padding) {
   namespace F = torch::nn::functional;
   const auto drop = F::DropoutFuncOptions().p(config.dropout).training(is_training());
-  at::Tensor h = x + F::dropout(attention->forward(norm1->forward(x), padding), drop);
-  return h + F::dropout(ff_out->forward(F::gelu(ff_in->forward(norm2->forward(h)))), drop);
+  return x + F::dropout(attention->forward(norm1->forward(x), padding), drop);
+}
+
+at::Tensor TransformerBlockImpl::feed_forward(const at::Tensor& x) {
+  namespace F = torch::nn::functional;
+  const auto drop = F::DropoutFuncOptions().p(config.dropout).training(is_training());
+  return x + F::dropout(ff_out->forward(F::gelu(ff_in->forward(norm2->forward(x)))), drop);
+}
+
+at::Tensor TransformerBlockImpl::forward(const at::Tensor& x, const at::Tensor& padding) {
+  return feed_forward(attend(x, padding));
 }
 
 ProteinLMImpl::ProteinLMImpl(const ModelConfig& config_) : config(config_) {
@@ -172,6 +181,22 @@ at::Tensor ProteinLMImpl::encode(const at::Tensor& tokens, const at::Tensor& pad
 
 at::Tensor ProteinLMImpl::forward(const at::Tensor& tokens, const at::Tensor& padding) {
   return at::linear(encode(tokens, padding), embedding->weight, output_bias);  // [B, L, V]
+}
+
+LossResult ProteinLMImpl::loss(const at::Tensor& tokens, const at::Tensor& padding, const at::Tensor& targets) {
+  const at::Tensor flat_targets = targets.reshape({-1});
+  const at::Tensor rows = (flat_targets != -100).nonzero().squeeze(1);  // labelled rows of [B * L]
+  if (2 * rows.numel() > flat_targets.numel()) return language_model_loss(forward(tokens, padding), targets);
+  // Row i of the output depends on the other rows only through attention: below the last block's
+  // attention, every row is needed; above it, only the labelled ones.
+  at::Tensor h = embed(tokens);
+  const size_t last = blocks->size() - 1;
+  for (size_t i = 0; i < last; ++i) h = blocks[i]->as<TransformerBlock>()->forward(h, padding);
+  auto* block = blocks[last]->as<TransformerBlock>();
+  h = block->attend(h, padding);
+  h = block->feed_forward(h.reshape({-1, h.size(-1)}).index_select(0, rows));  // [T, d]
+  at::Tensor logits = at::linear(final_norm->forward(h), embedding->weight, output_bias);  // [T, V]
+  return language_model_loss(logits, flat_targets.index_select(0, rows));
 }
 
 void ProteinLMImpl::set_attention(AttentionKind kind) {

@@ -46,11 +46,21 @@ struct ModelConfig {
 // d_ff 1024, length 1024: the Performer paper's protein model). ConfigError for other names.
 ModelConfig preset_config(const std::string& name);
 
+struct LossResult {
+  at::Tensor loss;       // mean cross-entropy over labelled positions (scalar, differentiable)
+  int64_t targets = 0;   // labelled positions
+  int64_t correct = 0;   // argmax == label
+};
+
 class TransformerBlockImpl : public torch::nn::Cloneable<TransformerBlockImpl> {
  public:
   TransformerBlockImpl(const ModelConfig& config, int64_t index);
   void reset() override;
   at::Tensor forward(const at::Tensor& x, const at::Tensor& padding);  // x [B, L, d] -> [B, L, d]
+  // forward() in its two residual steps: attend (needs every row of the sequence) and feed_forward
+  // (row by row, so it may run on a subset of rows [..., d]).
+  at::Tensor attend(const at::Tensor& x, const at::Tensor& padding);
+  at::Tensor feed_forward(const at::Tensor& x);
 
   ModelConfig config;
   int64_t index;
@@ -74,6 +84,12 @@ class ProteinLMImpl : public torch::nn::Cloneable<ProteinLMImpl> {
   at::Tensor encode(const at::Tensor& tokens, const at::Tensor& padding = {},
                     std::vector<at::Tensor>* layer_outputs = nullptr);
 
+  // language_model_loss(forward(tokens, padding), targets), computed so that rows without a label
+  // skip what only they need: when at most half the rows are labelled (mlm), the last block's
+  // feed-forward, the final LayerNorm and the output head run on the labelled rows alone. Same loss,
+  // gradients and counts, to float rounding.
+  LossResult loss(const at::Tensor& tokens, const at::Tensor& padding, const at::Tensor& targets);
+
   void set_attention(AttentionKind kind);  // every block; parameters unchanged
   int64_t parameter_count() const;
 
@@ -86,11 +102,6 @@ class ProteinLMImpl : public torch::nn::Cloneable<ProteinLMImpl> {
 };
 TORCH_MODULE(ProteinLM);
 
-struct LossResult {
-  at::Tensor loss;       // mean cross-entropy over labelled positions (scalar, differentiable)
-  int64_t targets = 0;   // labelled positions
-  int64_t correct = 0;   // argmax == label
-};
 // Cross-entropy of logits [B, L, V] against targets [B, L] (-100: no label).
 LossResult language_model_loss(const at::Tensor& logits, const at::Tensor& targets);
 

@@ -36,7 +36,7 @@ EvalResult evaluate(ProteinLM& model, BatchSource& source, int64_t max_batches, 
   while ((max_batches <= 0 || batches < max_batches) && source.next(batch)) {
     ++batches;
     TokenBatch b = to_device(batch, device);
-    LossResult r = language_model_loss(model->forward(b.tokens, b.padding), b.targets);
+    LossResult r = model->loss(b.tokens, b.padding, b.targets);
     if (r.targets == 0) continue;
     loss_sum += r.loss.item<double>() * r.targets;
     tokens += r.targets;
@@ -154,7 +154,7 @@ TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) 
     double step_loss = 0;
     for (auto& m : micro) {
       TokenBatch b = to_device(m, device_);
-      LossResult r = language_model_loss(model_->forward(b.tokens, b.padding), b.targets);
+      LossResult r = model_->loss(b.tokens, b.padding, b.targets);
       const double value = r.loss.item<double>();
       if (!std::isfinite(value)) {
         throw TrainingError("the training loss became " + std::to_string(value) + " at step " +
