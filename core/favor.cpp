@@ -261,6 +261,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
       // over [N, r, m] for the epsilon.
       const at::Tensor kv_eps =
           kind == FeatureKind::softmax && eps != 0 ? kv.sum(1, true).mul_(eps) : at::Tensor();
+      at::Tensor dens = at::empty({n, lq, 1}, opts);  // normalisers, kept for the backward
       for (int64_t r0 = 0; r0 < lq; r0 += block) {
         const int64_t r = std::min(block, lq - r0);
         at::Tensor xq = qs.narrow(1, r0, r);
@@ -268,9 +269,10 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         if (kv_eps.defined()) res.add_(kv_eps);
         at::Tensor den = res.narrow(2, dv, 1);
         den.masked_fill_(den == 0, 1);
+        dens.narrow(1, r0, r).copy_(den);
         out.narrow(1, r0, r).copy_(normalise(res));
       }
-      saved = {kv, stab};
+      saved = {kv, stab, dens};
     } else {
       const int64_t blocks = (lq + block - 1) / block;
       const int64_t block_chunks = block / chunk;  // blocks hold whole chunks
@@ -330,20 +332,17 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     const at::Tensor v1 = with_ones(v);  // [N, Lk, dv + 1]
     const int64_t dvalue = v.size(2);
     if (!causal) {
-      const at::Tensor kv = sv[6], stab = sv[7];  // [N, m', dv + 1], [N, 1, 1]
+      const at::Tensor kv = sv[6], stab = sv[7], dens = sv[8];  // [N, m', dv + 1], [N, 1, 1], [N, Lq, 1]
       at::Tensor dkv = at::zeros_like(kv);
       // Softmax features are handled as their exp part e; the epsilon (phi = e + eps, on valid keys)
       // enters through row sums, as in the forward.
       const bool softmax = kind == FeatureKind::softmax;
       const double q_eps = softmax ? fq.eps : 0.0, k_eps = softmax ? fk.eps : 0.0;
-      const at::Tensor kv_eps = q_eps != 0 ? kv.sum(1, true).mul_(q_eps) : at::Tensor();  // [N, 1, dv + 1]
       for (int64_t r0 = 0; r0 < lq; r0 += block) {
         const int64_t r = std::min(block, lq - r0);
         at::Tensor x = qs.narrow(1, r0, r);
         auto f = fq.compute_without_eps(x, {}, {}, true);
-        at::Tensor den = at::bmm(f.phi, kv.narrow(2, dvalue, 1));  // [N, r, 1]
-        if (kv_eps.defined()) den.add_(kv_eps.narrow(2, dvalue, 1));
-        den.masked_fill_(den == 0, 1);
+        const at::Tensor den = dens.narrow(1, r0, r);  // [N, r, 1]
         at::Tensor gnd = grad_num_den(g.narrow(1, r0, r), out.narrow(1, r0, r), den);  // [N, r, dv + 1]
         dkv.baddbmm_(f.phi.transpose(1, 2), gnd);
         if (q_eps != 0) dkv.add_(gnd.sum(1, true), q_eps);
