@@ -21,13 +21,13 @@ PACKAGES=(
 log() { printf '[setup] %s\n' "$*" >&2; }
 
 install_packages() {
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
   local missing=()
   for p in "${PACKAGES[@]}"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ((${#missing[@]})); then
-    local sudo=""
-    [[ $(id -u) -eq 0 ]] || sudo="sudo"
     log "installing: ${missing[*]}"
     $sudo apt-get update -q
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q "${missing[@]}"
@@ -48,12 +48,12 @@ install_packages() {
   blas=$(update-alternatives --query libblas.so.3-x86_64-linux-gnu 2>/dev/null | awk '/^Value:/ {print $2}')
   if [[ $blas != "$want" ]]; then
     log "libblas.so.3 points to '${blas:-nothing}': switching it to $want"
-    update-alternatives --set libblas.so.3-x86_64-linux-gnu "$want"
+    $sudo update-alternatives --set libblas.so.3-x86_64-linux-gnu "$want"
   fi
   lapack=$(update-alternatives --query liblapack.so.3-x86_64-linux-gnu 2>/dev/null | awk '/^Value:/ {print $2}')
   if [[ $lapack != *openblas* ]]; then
     log "liblapack.so.3 points to '${lapack:-nothing}': switching it to OpenBLAS (openmp)"
-    update-alternatives --set liblapack.so.3-x86_64-linux-gnu \
+    $sudo update-alternatives --set liblapack.so.3-x86_64-linux-gnu \
       /usr/lib/x86_64-linux-gnu/openblas-openmp/liblapack.so.3
   fi
 }

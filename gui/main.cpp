@@ -34,6 +34,7 @@ int main(int argc, char** argv) {
     QString error;
     return parse_options(app.arguments(), options, error) ? 0 : usage_error(error);
   }
+  use_all_cores();  // before Qt starts threads: it sets BLIS_NUM_THREADS in the environment
   if (wants_headless(argc, argv)) {
     // Scripts and CI have no display: draw offscreen unless told otherwise.
     if (qEnvironmentVariableIsEmpty("QT_QPA_PLATFORM")) qputenv("QT_QPA_PLATFORM", "offscreen");
@@ -55,7 +56,6 @@ int main(int argc, char** argv) {
   ViewOptions options;
   QString error;
   if (!parse_options(app.arguments(), options, error)) return usage_error(error);
-  use_all_cores();
   MainWindow window(options);
   window.show();
   return app.exec();

@@ -87,7 +87,8 @@ TEST(Cli, InfoReportsVersionThreadsAndBlas) {
   EXPECT_NE(r.output.find("libtorch"), std::string::npos);
   EXPECT_NE(r.output.find("threads          1"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("GFLOP/s"), std::string::npos);
-  // BLIS does not follow LibTorch's thread setting: --threads must reach it too.
+  // BLIS does not follow LibTorch's thread setting: --threads must reach it too. What info reports is
+  // the count BLIS is told (BLIS_NUM_THREADS); BLIS's libblas.so.3 has no call to read it back.
   Result two = run("--threads 2 info");
   ASSERT_EQ(two.code, 0) << two.output;
   if (two.output.find("blas             BLIS") != std::string::npos) {
