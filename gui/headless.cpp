@@ -28,7 +28,6 @@ struct Timer {
 
 void render(const ViewOptions& o) {
   Timer timer;
-  use_all_cores();
   std::shared_ptr<LoadedModel> model = LoadedModel::load(o.model);
   const double load = timer.lap();
   double compute = 0;
