@@ -165,6 +165,8 @@ void setup_bench(CLI::App& sub, const GlobalOptions& global) {
   att->add_option("--features", a.config.features, "random features m")->check(CLI::PositiveNumber)->capture_default_str();
   att->add_option("--chunk", a.config.causal_chunk_size, "causal chunk size C")->check(CLI::PositiveNumber)->capture_default_str();
   att->add_option("--block-rows", a.config.block_rows, "favor rows per block (0: automatic)")->capture_default_str();
+  att->add_flag("--recompute-features{false}", a.config.keep_features,
+                "favor: recompute the features in the backward instead of keeping them");
   att->add_option("--repeats", a.config.repeats, "timed runs per case (median)")->check(CLI::PositiveNumber)->capture_default_str();
   att->add_option("--seconds-per-case", a.config.seconds_per_case, "stop repeating a case after this long")->capture_default_str();
   att->add_option("--max-memory", a.config.max_memory_gib, "skip cases estimated above this many GiB")->capture_default_str();
@@ -210,6 +212,8 @@ void setup_bench(CLI::App& sub, const GlobalOptions& global) {
   mod->add_option("--batch", m.config.batch, "sequences per step")->check(CLI::PositiveNumber)->capture_default_str();
   mod->add_option("--repeats", m.config.repeats, "timed steps per case")->check(CLI::PositiveNumber)->capture_default_str();
   mod->add_option("--max-memory", m.config.max_memory_gib, "skip cases estimated above this many GiB")->capture_default_str();
+  mod->add_flag("--recompute-features{false}", m.config.keep_features,
+                "favor kinds: recompute the features in the backward instead of keeping them");
   mod->add_option("--device", m.config.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   mod->add_option("--csv", m.csv, "CSV output file ('' for none)")->capture_default_str();
   mod->callback([model_args, &global] {

@@ -30,6 +30,7 @@ struct TrainArgs {
   int64_t min_length = 1;
   double mask_fraction = bio::MaskingOptions{}.fraction;  // training batches only; evaluation keeps 15%
   bool swissprot_only = false;
+  bool recompute_features = false;
   uint64_t seed = 0;
   core::TrainOptions train;
 };
@@ -167,6 +168,7 @@ void run_train(TrainArgs& a) {
     config = model_config(a);
     model = core::ProteinLM(config);
   }
+  model->set_keep_features(!a.recompute_features);
 
   bio::ReadOptions read;
   read.unknown = bio::parse_unknown_policy(a.unknown);
@@ -239,6 +241,8 @@ void setup_train(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--d-ff", a->d_ff, "override the preset's feed-forward width");
   sub.add_option("--features", a->features, "random features m (favor kinds)");
   sub.add_option("--projection", a->projection, "orthogonal, iid or identity");
+  sub.add_flag("--recompute-features", a->recompute_features,
+               "favor kinds: recompute the features in the backward instead of keeping them (less memory, slower)");
   sub.add_option("--redraw-interval", a->redraw_interval, "steps between projection redraws (0: never)");
   sub.add_option("--max-length", a->max_length, "training length in tokens; longer sequences are randomly cropped");
   sub.add_option("--positions", a->positions, "rotary or learned")->check(CLI::IsMember({"rotary", "learned"}));

@@ -32,6 +32,9 @@ struct AttentionOptions {
   int64_t block_rows = 0;  // rows per cache block on favor paths; 0 picks ~4 MiB of features a block
   double softmax_epsilon = 1e-6;  // added to positive features, relative to their stabilised maximum
   double relu_epsilon = 1e-3;     // added to ReLU features so no normaliser is zero
+  // favor_softmax / favor_relu: keep the forward's features (2 x [L, m] floats per head) for the
+  // backward; false recomputes them block by block (less memory, more time). favor_trig recomputes.
+  bool keep_features = true;
 };
 
 // q, k: [B, H, L, d]; v: [B, H, L, dv]; key_padding_mask: [B, L] bool, true where the key is padding

@@ -27,7 +27,8 @@ double estimated_gib(const AttentionBenchConfig& c, AttentionKind kind, int64_t 
   if (kind == AttentionKind::exact) {
     return per_row * length * length * (backward ? 4.5 : 2.2) / (1 << 30);
   }
-  return per_row * length * (3.0 * c.dim + 4.0 * c.features) * 4.0 / (1 << 30);
+  const double feature_rows = backward && c.keep_features ? 6.0 : 4.0;  // kept features: 2 more [L, m]
+  return per_row * length * (3.0 * c.dim + feature_rows * c.features) * 4.0 / (1 << 30);
 }
 
 }  // namespace
@@ -81,6 +82,7 @@ std::vector<AttentionBenchRow> bench_attention(const AttentionBenchConfig& confi
             a.projection = projection;
             a.causal_chunk_size = config.causal_chunk_size;
             a.block_rows = config.block_rows;
+            a.keep_features = config.keep_features;
             at::Tensor qg = q.detach().requires_grad_(backward);
             at::Tensor kg = k.detach().requires_grad_(backward);
             at::Tensor vg = v.detach().requires_grad_(backward);

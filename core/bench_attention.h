@@ -23,6 +23,7 @@ struct AttentionBenchConfig {
   int64_t features = 256;            // m
   int64_t causal_chunk_size = kDefaultCausalChunk;  // C
   int64_t block_rows = 0;            // favor rows per block; 0: automatic
+  bool keep_features = true;         // favor: keep the features for the backward (false: recompute)
   int repeats = 5;                   // timed runs per case (median reported), after one warm-up
   double seconds_per_case = 20;      // stop repeating a case after this long (at least 3 runs)
   double max_memory_gib = 16;        // skip cases whose estimated memory exceeds this

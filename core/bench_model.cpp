@@ -8,6 +8,7 @@
 #include <cmath>
 #include <limits>
 #include <map>
+#include <memory>
 
 #include "core/bench_util.h"
 #include "core/memory.h"
@@ -35,60 +36,84 @@ std::vector<ModelBenchRow> bench_model(const ModelBenchConfig& config,
   std::vector<ModelBenchRow> rows;
   for (const auto& objective : config.objectives) {
     for (int64_t length : config.lengths) {
-      std::map<AttentionKind, double> medians;
-      const size_t first = rows.size();
+      // Every kind of this (objective, length) is built first; then the kinds take turns, one step
+      // each per round, so that a change in the machine's speed during the run touches them alike.
+      struct Case {
+        ModelBenchRow row;
+        ProteinLM model{nullptr};
+        std::unique_ptr<torch::optim::AdamW> optimizer;
+        at::Tensor tokens, targets;
+        std::vector<double> times;
+        int64_t peak = 0;  // bytes above what was allocated before its step
+      };
+      std::vector<Case> cases;
       for (AttentionKind kind : config.kinds) {
         ModelConfig mc = preset_config(config.preset);
         if (config.features > 0) mc.features = config.features;
         mc.objective = objective;
         mc.attention = kind;
         mc.max_length = length;
-        ModelBenchRow row;
-        row.kind = to_string(kind);
-        row.objective = objective;
-        row.length = length;
-        row.median_ms = row.peak_mib = row.tokens_per_second = kNaN;
+        Case c;
+        c.row.kind = to_string(kind);
+        c.row.objective = objective;
+        c.row.length = length;
+        c.row.median_ms = c.row.peak_mib = c.row.tokens_per_second = kNaN;
         const double need = estimated_gib(mc, config.batch, length, kind);
         if (need > config.max_memory_gib) {
           char buf[96];
           std::snprintf(buf, sizeof buf, "skipped: needs ~%.0f GiB (limit --max-memory %.0f)", need, config.max_memory_gib);
-          row.note = buf;
-          rows.push_back(row);
-          continue;
+          c.row.note = buf;
+        } else {
+          c.model = ProteinLM(mc);
+          c.model->set_keep_features(config.keep_features);
+          c.model->to(device);
+          c.model->train();
+          c.optimizer = std::make_unique<torch::optim::AdamW>(c.model->parameters(),
+                                                              torch::optim::AdamWOptions(1e-4));
+          torch::manual_seed(1);
+          auto opts = torch::TensorOptions().device(device).dtype(torch::kLong);
+          c.tokens = torch::randint(5, 25, {config.batch, length}, opts);
+          c.targets = objective == "mlm"
+                          ? c.tokens.masked_fill(torch::rand({config.batch, length}, opts.dtype(torch::kFloat)) > 0.15, -100)
+                          : torch::randint(5, 25, {config.batch, length}, opts);
         }
-        ProteinLM model(mc);
-        model->to(device);
-        model->train();
-        torch::optim::AdamW optimizer(model->parameters(), torch::optim::AdamWOptions(1e-4));
-        torch::manual_seed(1);
-        auto opts = torch::TensorOptions().device(device).dtype(torch::kLong);
-        at::Tensor tokens = torch::randint(5, 25, {config.batch, length}, opts);
-        at::Tensor targets = objective == "mlm"
-                                 ? tokens.masked_fill(torch::rand({config.batch, length}, opts.dtype(torch::kFloat)) > 0.15, -100)
-                                 : torch::randint(5, 25, {config.batch, length}, opts);
-        auto step = [&] {
-          optimizer.zero_grad();
-          model->loss(tokens, {}, targets).loss.backward();  // as performer train does
-          optimizer.step();
-          if (device.is_cuda()) torch::cuda::synchronize();
-        };
-        step();  // warm-up: allocates the optimiser state
-        const int64_t base = TensorMemory::current_bytes();
-        TensorMemory::reset_peak();
-        std::vector<double> times;
-        const auto start = std::chrono::steady_clock::now();
-        for (int i = 0; i < std::max(1, config.repeats); ++i) {
+        cases.push_back(std::move(c));
+      }
+      auto step = [&](Case& c) {
+        c.optimizer->zero_grad();
+        c.model->loss(c.tokens, {}, c.targets).loss.backward();  // as performer train does
+        c.optimizer->step();
+        if (device.is_cuda()) torch::cuda::synchronize();
+      };
+      for (Case& c : cases) {
+        if (c.model) step(c);  // warm-up: allocates the optimiser state
+      }
+      const auto start = std::chrono::steady_clock::now();
+      for (int round = 0; round < std::max(1, config.repeats); ++round) {
+        for (Case& c : cases) {
+          if (!c.model) continue;
+          const int64_t base = TensorMemory::current_bytes();
+          TensorMemory::reset_peak();
           const auto t0 = std::chrono::steady_clock::now();
-          step();
+          step(c);
           const auto t1 = std::chrono::steady_clock::now();
-          times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
-          if (i >= 1 && std::chrono::duration<double>(t1 - start).count() > config.seconds_per_case) break;
+          c.times.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+          c.peak = std::max(c.peak, TensorMemory::peak_bytes() - base);
         }
-        if (device.is_cpu()) row.peak_mib = (TensorMemory::peak_bytes() - base) / 1048576.0;
-        row.runs = static_cast<int>(times.size());
-        row.median_ms = median(times);
-        row.tokens_per_second = config.batch * length / (row.median_ms / 1000.0);
-        medians[kind] = row.median_ms;
+        const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        if (round >= 1 && elapsed > config.seconds_per_case * static_cast<double>(cases.size())) break;
+      }
+      std::map<AttentionKind, double> medians;
+      const size_t first = rows.size();
+      for (size_t i = 0; i < cases.size(); ++i) {
+        ModelBenchRow& row = cases[i].row;
+        if (cases[i].model) {
+          if (device.is_cpu()) row.peak_mib = cases[i].peak / 1048576.0;
+          row.runs = static_cast<int>(cases[i].times.size());
+          row.median_ms = median(cases[i].times);
+          row.tokens_per_second = config.batch * length / (row.median_ms / 1000.0);
+          medians[config.kinds[i]] = row.median_ms;
+        }
         rows.push_back(row);
       }
       fill_ratios(rows, first, medians, progress);

@@ -12,13 +12,14 @@ namespace performer::core {
 struct ModelBenchConfig {
   std::string preset = "small";      // model preset
   int64_t features = 0;              // random features m of the favor kinds; 0: the preset's
+  bool keep_features = true;         // favor kinds keep their features for the backward (false: recompute)
   std::vector<std::string> objectives = {"mlm", "ar"};
   std::vector<AttentionKind> kinds = {AttentionKind::exact, AttentionKind::favor_softmax,
                                       AttentionKind::favor_relu, AttentionKind::dummy};
   std::vector<int64_t> lengths = {1024, 2048, 4096, 8192};
   int64_t batch = 1;                 // sequences per step
-  int repeats = 3;                   // timed steps per case (median), after one warm-up step
-  double seconds_per_case = 60;      // stop repeating a case after this long (at least 2 steps)
+  int repeats = 3;                   // rounds: one timed step of every kind each (median), after a warm-up step
+  double seconds_per_case = 60;      // stop the rounds after about this long per case (at least 2)
   double max_memory_gib = 16;        // skip cases estimated above this
   std::string device = "cpu";
 };

@@ -225,7 +225,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
   // qs, ks: [N, L, d] scaled by d^-1/4; v: [N, Lk, dv]; w: [m, d]; valid: [N, Lk] bool or undefined.
   static at::Tensor forward(AutogradContext* ctx, at::Tensor qs, at::Tensor ks, at::Tensor v,
                             at::Tensor w, at::Tensor valid, int64_t kind_id, bool causal,
-                            int64_t chunk, int64_t block_rows, double eps) {
+                            int64_t chunk, int64_t block_rows, double eps, bool keep_features) {
     at::NoGradGuard no_grad;
     if (valid.numel() == 0) valid = at::Tensor();  // no padding (see prepare())
     const auto kind = static_cast<FeatureKind>(kind_id);
@@ -241,16 +241,28 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
                                                 : at::full({n, 1, 1}, kNoMax, opts);
     at::Tensor out = at::empty({n, lq, dv}, opts);
     std::vector<at::Tensor> saved;
+    // Features kept for the backward, one tensor per block (no copies): softmax keeps the exp part e,
+    // relu its features; trig always recomputes. Keys of the bidirectional softmax path were made under
+    // the running stabiliser of their block (kept in key_stabs), which the backward rescales.
+    const bool keep = keep_features && kind != FeatureKind::trig &&
+                      (qs.requires_grad() || ks.requires_grad() || v.requires_grad());  // not in inference
+    std::vector<at::Tensor> q_kept, k_kept;
+    at::Tensor key_stabs;
 
     const at::Tensor v1 = with_ones(v);  // [N, Lk, dv + 1]
     if (!causal) {
       at::Tensor kv = at::zeros({n, width, dv + 1}, opts);  // phi(K)^T [V, 1]
-      for (int64_t r0 = 0; r0 < lk; r0 += block) {
+      if (keep) key_stabs = at::empty({(lk + block - 1) / block, n, 1, 1}, opts);
+      for (int64_t b = 0, r0 = 0; r0 < lk; ++b, r0 += block) {
         const int64_t r = std::min(block, lk - r0);
         at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
         at::Tensor phi = fk.key_block(x, valid_b, stab, kv);  // softmax: epsilon part added below
         kv.baddbmm_(phi.transpose(1, 2), v1.narrow(1, r0, r));
+        if (keep) {
+          k_kept.push_back(phi);
+          key_stabs[b].copy_(stab);
+        }
       }
       if (kind == FeatureKind::softmax && key_eps > 0) {
         // phi(k) = exp(...) + eps on valid keys: the eps part adds eps * sum of valid [v, 1] to every row.
@@ -265,7 +277,9 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
       for (int64_t r0 = 0; r0 < lq; r0 += block) {
         const int64_t r = std::min(block, lq - r0);
         at::Tensor xq = qs.narrow(1, r0, r);
-        at::Tensor res = at::bmm(fq.compute_without_eps(xq, {}, {}, false).phi, kv);  // [N, r, dv + 1]
+        at::Tensor phi = fq.compute_without_eps(xq, {}, {}, false).phi;
+        if (keep) q_kept.push_back(phi);
+        at::Tensor res = at::bmm(phi, kv);  // [N, r, dv + 1]
         if (kv_eps.defined()) res.add_(kv_eps);
         at::Tensor den = res.narrow(2, dv, 1);
         den.masked_fill_(den == 0, 1);
@@ -273,6 +287,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         out.narrow(1, r0, r).copy_(normalise(res));
       }
       saved = {kv, stab, dens};
+      if (keep) saved.push_back(key_stabs);
     } else {
       const int64_t blocks = (lq + block - 1) / block;
       const int64_t block_chunks = block / chunk;  // blocks hold whole chunks
@@ -287,8 +302,13 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         const int64_t r = std::min(block, lq - r0);
         at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
-        at::Tensor phi_q = fq.compute(qs.narrow(1, r0, r), {}, {}, false).phi;
+        auto fqo = fq.compute(qs.narrow(1, r0, r), {}, {}, keep);
+        at::Tensor phi_q = fqo.phi;
         at::Tensor phi_k = fk.key_block(x, valid_b, stab, s);  // no epsilon on causal keys
+        if (keep) {
+          q_kept.push_back(kind == FeatureKind::softmax ? fqo.e : phi_q);  // softmax: phi = e + eps
+          k_kept.push_back(phi_k);
+        }
         stabs[b].copy_(stab);
         CausalBlock cb = causal_block(to_chunks(phi_q, chunk), to_chunks(phi_k, chunk),
                                       to_chunks(v1.narrow(1, r0, r), chunk), s);
@@ -308,8 +328,13 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     ctx->saved_data["eps"] = eps;
     ctx->saved_data["key_eps"] = key_eps;
     ctx->saved_data["has_mask"] = valid.defined();
+    ctx->saved_data["kept"] = keep;
     std::vector<at::Tensor> to_save = {qs, ks, v, w, valid.defined() ? valid : at::empty({0}), out};
     to_save.insert(to_save.end(), saved.begin(), saved.end());
+    ctx->saved_data["first_kept"] = static_cast<int64_t>(to_save.size());
+    ctx->saved_data["q_kept"] = static_cast<int64_t>(q_kept.size());
+    to_save.insert(to_save.end(), q_kept.begin(), q_kept.end());
+    to_save.insert(to_save.end(), k_kept.begin(), k_kept.end());
     ctx->save_for_backward(to_save);
     return out;
   }
@@ -327,6 +352,13 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     FeatureMap fk(kind, Role::key, ctx->saved_data["key_eps"].toDouble(), w);
     const at::Tensor g = grads[0].contiguous();  // [N, Lq, dv]
     const int64_t n = qs.size(0), lq = qs.size(1), lk = ks.size(1);
+    const bool kept = ctx->saved_data["kept"].toBool();
+    const bool softmax = kind == FeatureKind::softmax;
+    const int64_t first_kept = ctx->saved_data["first_kept"].toInt();
+    const int64_t q_kept = ctx->saved_data["q_kept"].toInt();
+    // The forward's features of block b: softmax {phi, e} = {e (+ eps added by the caller), e}.
+    auto kept_query = [&](int64_t b) { return sv[first_kept + b]; };
+    auto kept_key = [&](int64_t b) { return sv[first_kept + q_kept + b]; };
     at::Tensor dq = at::empty_like(qs), dk = at::empty_like(ks), dv = at::empty_like(v);
 
     const at::Tensor v1 = with_ones(v);  // [N, Lk, dv + 1]
@@ -336,27 +368,32 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
       at::Tensor dkv = at::zeros_like(kv);
       // Softmax features are handled as their exp part e; the epsilon (phi = e + eps, on valid keys)
       // enters through row sums, as in the forward.
-      const bool softmax = kind == FeatureKind::softmax;
       const double q_eps = softmax ? fq.eps : 0.0, k_eps = softmax ? fk.eps : 0.0;
-      for (int64_t r0 = 0; r0 < lq; r0 += block) {
+      for (int64_t b = 0, r0 = 0; r0 < lq; ++b, r0 += block) {
         const int64_t r = std::min(block, lq - r0);
         at::Tensor x = qs.narrow(1, r0, r);
-        auto f = fq.compute_without_eps(x, {}, {}, true);
+        auto f = kept ? FeatureMap::Out{kept_query(b), {}, kept_query(b)}
+                      : fq.compute_without_eps(x, {}, {}, true);
         const at::Tensor den = dens.narrow(1, r0, r);  // [N, r, 1]
         at::Tensor gnd = grad_num_den(g.narrow(1, r0, r), out.narrow(1, r0, r), den);  // [N, r, dv + 1]
         dkv.baddbmm_(f.phi.transpose(1, 2), gnd);
         if (q_eps != 0) dkv.add_(gnd.sum(1, true), q_eps);
         dq.narrow(1, r0, r).copy_(fq.input_grad(f, x, {}, at::bmm(gnd, kv.transpose(1, 2))));
       }
-      const at::Tensor dkv_v = dkv.narrow(2, 0, dvalue);
-      const at::Tensor dv_eps = k_eps != 0 ? dkv_v.sum(1, true).mul_(k_eps) : at::Tensor();  // [N, 1, dv]
-      for (int64_t r0 = 0; r0 < lk; r0 += block) {
+      const at::Tensor dv_eps =
+          k_eps != 0 ? dkv.narrow(2, 0, dvalue).sum(1, true).mul_(k_eps) : at::Tensor();  // [N, 1, dv]
+      const at::Tensor key_stabs = kept && softmax ? sv[9] : at::Tensor();
+      for (int64_t b = 0, r0 = 0; r0 < lk; ++b, r0 += block) {
         const int64_t r = std::min(block, lk - r0);
         at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
-        auto f = fk.compute_without_eps(x, valid_b, stab, true);
-        at::Tensor dphi = at::bmm(v1.narrow(1, r0, r), dkv.transpose(1, 2));  // [N, r, m']
-        at::Tensor dv_b = at::bmm(f.phi, dkv_v);
+        auto f = kept ? FeatureMap::Out{kept_key(b), {}, kept_key(b)}
+                      : fk.compute_without_eps(x, valid_b, stab, true);
+        // Kept softmax keys are e under this block's stabiliser: e_true = e * c with
+        // c = exp(stab_b - stab) [N, 1, 1], folded into dkv (dphi and dv are linear in it).
+        const at::Tensor dkv_b = key_stabs.defined() ? dkv * (key_stabs[b] - stab).exp_() : dkv;
+        at::Tensor dphi = at::bmm(v1.narrow(1, r0, r), dkv_b.transpose(1, 2));  // [N, r, m']
+        at::Tensor dv_b = at::bmm(f.phi, dkv_b.narrow(2, 0, dvalue));
         if (dv_eps.defined()) {
           dv_b.add_(valid_b.defined() ? valid_b.unsqueeze(-1).to(dv_eps.scalar_type()) * dv_eps : dv_eps);
         }
@@ -373,8 +410,16 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         const int64_t nc = (r + chunk - 1) / chunk;
         at::Tensor xq = qs.narrow(1, r0, r), xk = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
-        auto fqo = fq.compute(xq, {}, {}, true);
-        auto fko = fk.compute(xk, valid_b, stabs[b], true);
+        FeatureMap::Out fqo, fko;
+        if (kept) {
+          // Softmax: the kept e gives phi = e + eps for queries; causal keys carry no epsilon.
+          fqo = softmax ? FeatureMap::Out{kept_query(b) + fq.eps, {}, kept_query(b)}
+                        : FeatureMap::Out{kept_query(b), {}, {}};
+          fko = FeatureMap::Out{kept_key(b), {}, softmax ? kept_key(b) : at::Tensor()};
+        } else {
+          fqo = fq.compute(xq, {}, {}, true);
+          fko = fk.compute(xk, valid_b, stabs[b], true);
+        }
         at::Tensor pq = to_chunks(fqo.phi, chunk), pk = to_chunks(fko.phi, chunk);
         at::Tensor pv1 = to_chunks(v1.narrow(1, r0, r), chunk);
         at::Tensor sx = prefix[b].narrow(1, 0, nc), intra = intra_all[b].narrow(1, 0, nc);
@@ -394,11 +439,11 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         dk.narrow(1, r0, r).copy_(fk.input_grad(fko, xk, valid_b, from_chunks(dphi_k, r)));
         dv.narrow(1, r0, r).copy_(from_chunks(dv1, r).narrow(2, 0, dvalue));
         rs.add_(tc_total);
-        if (kind == FeatureKind::softmax && b > 0) rs.mul_((stabs[b - 1] - stabs[b]).exp_());  // <= 1
+        if (softmax && b > 0) rs.mul_((stabs[b - 1] - stabs[b]).exp_());  // <= 1
       }
     }
     return {dq, dk, dv, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor()};
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -446,7 +491,8 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   Prepared p = prepare(q, k, v, options, key_padding_mask);
   at::Tensor out = FavorFunction::apply(p.qs, p.ks, p.v, p.w, p.valid, static_cast<int64_t>(kind),
                                         options.causal, options.causal_chunk_size,
-                                        options.block_rows, epsilon_for(kind, options));
+                                        options.block_rows, epsilon_for(kind, options),
+                                        options.keep_features);
   return out.view({q.size(0), q.size(1), q.size(2), v.size(3)}).to(v.scalar_type());
 }
 

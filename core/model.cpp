@@ -204,6 +204,10 @@ void ProteinLMImpl::set_attention(AttentionKind kind) {
   for (const auto& block : *blocks) block->as<TransformerBlock>()->attention->set_kind(kind);
 }
 
+void ProteinLMImpl::set_keep_features(bool keep) {
+  for (const auto& block : *blocks) block->as<TransformerBlock>()->attention->set_keep_features(keep);
+}
+
 int64_t ProteinLMImpl::parameter_count() const {
   int64_t n = 0;
   for (const auto& p : parameters()) n += p.numel();

@@ -91,6 +91,9 @@ class ProteinLMImpl : public torch::nn::Cloneable<ProteinLMImpl> {
   LossResult loss(const at::Tensor& tokens, const at::Tensor& padding, const at::Tensor& targets);
 
   void set_attention(AttentionKind kind);  // every block; parameters unchanged
+  // favor kinds: keep the forward's features for the backward (default), or recompute them (less
+  // memory, more time). A run-time choice, not part of the config or the checkpoint.
+  void set_keep_features(bool keep);
   int64_t parameter_count() const;
 
   ModelConfig config;

@@ -49,6 +49,7 @@ AttentionOptions MultiheadAttentionImpl::attention_options() const {
   a.causal = options.causal();
   a.projection = projection;
   a.causal_chunk_size = options.causal_chunk_size();
+  a.keep_features = options.keep_features();
   return a;
 }
 

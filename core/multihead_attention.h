@@ -23,6 +23,7 @@ struct MultiheadAttentionOptions {
   TORCH_ARG(int64_t, causal_chunk_size) = 64;  // C for the causal prefix sums
   TORCH_ARG(bool, bias) = true;                // biases in the q/k/v and output projections
   TORCH_ARG(bool, rotary) = false;             // rotary positions on q and k (no length limit)
+  TORCH_ARG(bool, keep_features) = true;       // favor: keep features for the backward (false: recompute)
 };
 
 // Rotary position embedding of x [B, H, L, dh] (dh even): pairs (i, i + dh/2) rotated by angle
@@ -46,6 +47,7 @@ class MultiheadAttentionImpl : public torch::nn::Cloneable<MultiheadAttentionImp
   std::tuple<at::Tensor, at::Tensor, at::Tensor> project(const at::Tensor& x);
 
   void set_kind(AttentionKind kind);  // switch attention, keep every parameter
+  void set_keep_features(bool keep) { options.keep_features(keep); }  // see AttentionOptions
   void redraw();                      // replace the projection by the next draw of the sequence
   int64_t draws() const;              // projections drawn so far (1 after construction)
   AttentionOptions attention_options() const;

@@ -16,6 +16,7 @@ struct Case {
   bool padded;
   double softmax_epsilon;
   double tolerance;
+  bool keep_features = true;  // favor: the backward uses the forward's features (false: recomputes)
 };
 
 // Largest |autograd - finite difference| over all entries of q, k and v, relative to the gradient scale.
@@ -39,6 +40,7 @@ double gradient_error(const Case& c) {
   o.causal_chunk_size = 2;
   o.block_rows = 4;  // two blocks of two chunks, the last one partial
   o.softmax_epsilon = c.softmax_epsilon;
+  o.keep_features = c.keep_features;
   auto loss = [&](const at::Tensor& qq, const at::Tensor& kk, const at::Tensor& vv) {
     return (attention(qq, kk, vv, o, mask) * r).sum();
   };
@@ -72,7 +74,7 @@ double gradient_error(const Case& c) {
 
 std::string name(const Case& c) {
   return to_string(c.kind) + (c.causal ? " causal" : " bidirectional") + (c.padded ? " padded" : "") +
-         " eps=" + std::to_string(c.softmax_epsilon);
+         " eps=" + std::to_string(c.softmax_epsilon) + (c.keep_features ? "" : " recomputed");
 }
 
 }  // namespace
@@ -82,7 +84,10 @@ TEST(Gradients, EveryKindMatchesFiniteDifferences) {
   for (AttentionKind kind : {AttentionKind::exact, AttentionKind::favor_softmax, AttentionKind::favor_relu,
                              AttentionKind::favor_trig, AttentionKind::dummy}) {
     for (bool causal : {false, true}) {
-      for (bool padded : {false, true}) cases.push_back({kind, causal, padded, 0.0, 1e-6});
+      for (bool padded : {false, true}) {
+        cases.push_back({kind, causal, padded, 0.0, 1e-6});
+        if (is_favor(kind)) cases.push_back({kind, causal, padded, 0.0, 1e-6, false});
+      }
     }
   }
   for (const Case& c : cases) EXPECT_LT(gradient_error(c), c.tolerance) << name(c);
@@ -91,8 +96,10 @@ TEST(Gradients, EveryKindMatchesFiniteDifferences) {
 TEST(Gradients, SoftmaxWithEpsilonStaysCloseToFiniteDifferences) {
   // The epsilon does not cancel exactly, so holding the detached stabiliser fixed leaves a bias of
   // order epsilon in the bidirectional gradient; causal keys carry no epsilon and stay exact.
-  EXPECT_LT(gradient_error({AttentionKind::favor_softmax, false, true, 1e-6, 1e-4}), 1e-4);
-  EXPECT_LT(gradient_error({AttentionKind::favor_softmax, true, true, 1e-6, 1e-6}), 1e-6);
+  for (bool keep : {true, false}) {
+    EXPECT_LT(gradient_error({AttentionKind::favor_softmax, false, true, 1e-6, 1e-4, keep}), 1e-4);
+    EXPECT_LT(gradient_error({AttentionKind::favor_softmax, true, true, 1e-6, 1e-6, keep}), 1e-6);
+  }
 }
 
 TEST(Gradients, SoftmaxEpsilonMatchesItsReferenceWithStabilisersHeldConstant) {
@@ -106,10 +113,13 @@ TEST(Gradients, SoftmaxEpsilonMatchesItsReferenceWithStabilisersHeldConstant) {
   at::Tensor v = at::randn({b, h, l, dv}, gen, opts), r = at::randn({b, h, l, dv}, gen, opts);
   at::Tensor mask = at::zeros({b, l}, at::kBool);
   mask[1].narrow(0, 7, 4).fill_(true);
-  for (bool causal : {false, true}) {
+  for (int variant = 0; variant < 4; ++variant) {
+    // Kept features (bidirectional keys made under each block's running stabiliser) and recomputed.
+    const bool causal = variant % 2 == 1, keep = variant < 2;
     AttentionOptions o;
     o.kind = AttentionKind::favor_softmax;
     o.causal = causal;
+    o.keep_features = keep;
     o.projection = test::projection(6, d, 2);
     o.causal_chunk_size = 2;
     o.block_rows = 4;
@@ -120,12 +130,13 @@ TEST(Gradients, SoftmaxEpsilonMatchesItsReferenceWithStabilisersHeldConstant) {
                                    v.clone().requires_grad_()};
     at::Tensor out = attention(ours[0], ours[1], ours[2], o, mask);
     at::Tensor expect = test::reference_attention(ref[0], ref[1], ref[2], o, mask, /*detach=*/true);
-    EXPECT_LT(test::max_abs_diff(out, expect), 1e-10) << (causal ? "causal" : "bidirectional");
+    const std::string what = std::string(causal ? "causal" : "bidirectional") + (keep ? "" : " recomputed");
+    EXPECT_LT(test::max_abs_diff(out, expect), 1e-10) << what;
     (out * r).sum().backward();
     (expect * r).sum().backward();
     for (int i = 0; i < 3; ++i) {
       EXPECT_LT(test::max_abs_diff(ours[i].grad(), ref[i].grad()), 1e-9)
-          << "input " << i << (causal ? " causal" : " bidirectional");
+          << "input " << i << " " << what;
     }
   }
 }
