@@ -202,6 +202,7 @@ void run_train(TrainArgs& a) {
   std::cerr << "model: " << config.preset << " preset, " << config.objective << ", " << core::to_string(config.attention)
             << ", " << config.layers << " layers, d " << config.d_model << ", " << config.heads << " heads, "
             << model->parameter_count() << " parameters; " << at::get_num_threads() << " threads, " << a.train.device
+            << (a.recompute_features && core::is_favor(config.attention) ? ", features recomputed in the backward" : "")
             << "\n";
   core::Trainer trainer(model, a.train, train_source, valid_source);
   if (!a.resume.empty()) {

@@ -381,6 +381,30 @@ TEST(CliTrain, MaskFractionChangesTrainingTargetsButNotTheEvaluation) {
   EXPECT_EQ(seen["0.15"].second, seen["0.4"].second);
 }
 
+TEST(CliTrain, RecomputedFeaturesTrainTheSameRun) {
+  // --recompute-features only trades memory for time: the same seed gives the same losses.
+  const std::string data = write("train.fasta", protein_fasta(200));
+  std::map<std::string, std::vector<double>> losses;
+  for (const std::string flag : {"", " --recompute-features"}) {
+    for (const std::string objective : {"mlm", "ar"}) {
+      const std::string log = (test_dir() / ("recompute.jsonl")).string();
+      Result r = run("--threads 1 train --data " + data + " --preset tiny --attention favor_softmax --objective " +
+                     objective + " --tokens-per-batch 2048 --max-steps 4 --log-every 1 --eval-every 0 "
+                     "--eval-batches 1 --out " + (test_dir() / "recompute.pt").string() + " --log " + log + flag);
+      ASSERT_EQ(r.code, 0) << r.output;
+      EXPECT_EQ(r.output.find("features recomputed in the backward") != std::string::npos, !flag.empty()) << r.output;
+      std::istringstream lines(read_file(log));
+      std::string line;
+      while (std::getline(lines, line)) {
+        if (line.find("\"event\": \"step\"") != std::string::npos) losses[flag].push_back(json_number(line, "loss"));
+      }
+    }
+  }
+  ASSERT_EQ(losses[""].size(), 8u);
+  ASSERT_EQ(losses[" --recompute-features"].size(), 8u);
+  for (size_t i = 0; i < 8; ++i) EXPECT_NEAR(losses[""][i], losses[" --recompute-features"][i], 1e-4) << i;
+}
+
 namespace {
 
 // A tiny model trained for a few steps in the running test's folder.

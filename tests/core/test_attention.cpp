@@ -4,6 +4,7 @@
 #include "core/attention.h"
 #include "core/bench_attention.h"
 #include "core/errors.h"
+#include "core/memory.h"
 #include "tests/core/reference.h"
 
 using namespace performer;
@@ -233,6 +234,37 @@ TEST(Attention, PositiveFeaturesHaveLowerErrorThanTrigOnPeakedAttention) {
   for (int i = 0; i < 2; ++i) {
     EXPECT_LT(rows[i].output_error, rows[2 + i].output_error) << "m=" << rows[i].features;
     EXPECT_LT(rows[i].weight_error, rows[2 + i].weight_error) << "m=" << rows[i].features;
+  }
+}
+
+TEST(Attention, KeptFeaturesHoldTwoFeatureMatricesUntilTheBackward) {
+  // What the forward leaves alive for the backward: keeping the features costs phi(Q) and phi(K),
+  // 2 x [B H, L, m] floats, more than recomputing them; in inference nothing extra is kept.
+  core::TensorMemory::install();
+  const int64_t b = 2, h = 2, l = 300, d = 8, m = 32;
+  at::Tensor q = at::randn({b, h, l, d}), k = at::randn({b, h, l, d}), v = at::randn({b, h, l, d});
+  const double features = 2.0 * b * h * l * m * 4;
+  for (AttentionKind kind : {AttentionKind::favor_softmax, AttentionKind::favor_relu}) {
+    for (bool causal : {false, true}) {
+      auto held = [&](bool keep, bool grad) {
+        AttentionOptions o;
+        o.kind = kind;
+        o.causal = causal;
+        o.projection = test::projection(m, d, 3);
+        o.block_rows = 128;  // several blocks, the last one partial
+        o.keep_features = keep;
+        at::Tensor qq = q.clone().requires_grad_(grad), kk = k.clone().requires_grad_(grad);
+        at::Tensor vv = v.clone().requires_grad_(grad);
+        const int64_t before = core::TensorMemory::current_bytes();
+        at::Tensor out = attention(qq, kk, vv, o);
+        const int64_t bytes = core::TensorMemory::current_bytes() - before;
+        if (grad) out.sum().backward();
+        return static_cast<double>(bytes);
+      };
+      const std::string what = to_string(kind) + (causal ? " causal" : " bidirectional");
+      EXPECT_NEAR(held(true, true) - held(false, true), features, 0.05 * features) << what;
+      EXPECT_NEAR(held(true, false), held(false, false), 0.01 * features) << what;
+    }
   }
 }
 
