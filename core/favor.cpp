@@ -252,17 +252,16 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     const at::Tensor v1 = with_ones(v);  // [N, Lk, dv + 1]
     if (!causal) {
       at::Tensor kv = at::zeros({n, width, dv + 1}, opts);  // phi(K)^T [V, 1]
-      if (keep) key_stabs = at::empty({(lk + block - 1) / block, n, 1, 1}, opts);
+      const bool keep_stabs = keep && kind == FeatureKind::softmax;
+      if (keep_stabs) key_stabs = at::empty({(lk + block - 1) / block, n, 1, 1}, opts);
       for (int64_t b = 0, r0 = 0; r0 < lk; ++b, r0 += block) {
         const int64_t r = std::min(block, lk - r0);
         at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
         at::Tensor phi = fk.key_block(x, valid_b, stab, kv);  // softmax: epsilon part added below
         kv.baddbmm_(phi.transpose(1, 2), v1.narrow(1, r0, r));
-        if (keep) {
-          k_kept.push_back(phi);
-          key_stabs[b].copy_(stab);
-        }
+        if (keep) k_kept.push_back(phi);
+        if (keep_stabs) key_stabs[b].copy_(stab);
       }
       if (kind == FeatureKind::softmax && key_eps > 0) {
         // phi(k) = exp(...) + eps on valid keys: the eps part adds eps * sum of valid [v, 1] to every row.
@@ -287,7 +286,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         out.narrow(1, r0, r).copy_(normalise(res));
       }
       saved = {kv, stab, dens};
-      if (keep) saved.push_back(key_stabs);
+      if (keep_stabs) saved.push_back(key_stabs);
     } else {
       const int64_t blocks = (lq + block - 1) / block;
       const int64_t block_chunks = block / chunk;  // blocks hold whole chunks

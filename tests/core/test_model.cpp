@@ -8,6 +8,7 @@
 
 #include "core/checkpoint.h"
 #include "core/errors.h"
+#include "core/memory.h"
 #include "core/model.h"
 #include "core/trainer.h"
 #include "tests/core/reference.h"
@@ -195,6 +196,41 @@ TEST(Model, LossOnLabelledRowsMatchesTheFullForward) {
         largest = std::max(largest, g_full[i].abs().max().item<double>());
       }
       EXPECT_GT(largest, 1e-3);  // the gradients compared are not all zero
+    }
+  }
+}
+
+TEST(Model, KeptAndRecomputedFeaturesGiveTheSameGradients) {
+  // set_keep_features reaches every block: the kept run holds 2 x [B H, L, m] floats per layer more
+  // until the backward, and both give the same loss and gradients (padded batch, mlm and ar).
+  TensorMemory::install();
+  for (const std::string objective : {"mlm", "ar"}) {
+    SCOPED_TRACE(objective);
+    const ModelConfig config = tiny(objective, AttentionKind::favor_softmax);
+    ProteinLM model(config);
+    model->train();
+    ToySource source(objective == "ar", 3);
+    TokenBatch b;
+    source.next(b);
+    auto run = [&](bool keep, int64_t& held) {
+      model->set_keep_features(keep);
+      model->zero_grad();
+      const int64_t before = TensorMemory::current_bytes();
+      const LossResult r = model->loss(b.tokens, b.padding, b.targets);
+      held = TensorMemory::current_bytes() - before;
+      r.loss.backward();
+      std::vector<at::Tensor> g = {r.loss.detach()};
+      for (const auto& p : model->parameters()) g.push_back(p.grad().clone());
+      return g;
+    };
+    int64_t held_kept = 0, held_recomputed = 0;
+    const std::vector<at::Tensor> kept = run(true, held_kept), recomputed = run(false, held_recomputed);
+    const double features = 2.0 * config.layers * b.tokens.size(0) * config.heads * b.tokens.size(1) *
+                            config.features * 4;
+    EXPECT_NEAR(static_cast<double>(held_kept - held_recomputed), features, 0.05 * features);
+    ASSERT_EQ(kept.size(), recomputed.size());
+    for (size_t i = 0; i < kept.size(); ++i) {
+      EXPECT_LT(test::max_abs_diff(kept[i], recomputed[i]), 1e-5) << (i == 0 ? "loss" : "parameter") << " " << i;
     }
   }
 }
