@@ -247,12 +247,12 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     const bool keep = keep_features && kind != FeatureKind::trig &&
                       (qs.requires_grad() || ks.requires_grad() || v.requires_grad());  // not in inference
     std::vector<at::Tensor> q_kept, k_kept;
-    at::Tensor key_stabs;
 
     const at::Tensor v1 = with_ones(v);  // [N, Lk, dv + 1]
     if (!causal) {
       at::Tensor kv = at::zeros({n, width, dv + 1}, opts);  // phi(K)^T [V, 1]
       const bool keep_stabs = keep && kind == FeatureKind::softmax;
+      at::Tensor key_stabs;
       if (keep_stabs) key_stabs = at::empty({(lk + block - 1) / block, n, 1, 1}, opts);
       for (int64_t b = 0, r0 = 0; r0 < lk; ++b, r0 += block) {
         const int64_t r = std::min(block, lk - r0);
@@ -327,7 +327,6 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     ctx->saved_data["eps"] = eps;
     ctx->saved_data["key_eps"] = key_eps;
     ctx->saved_data["has_mask"] = valid.defined();
-    ctx->saved_data["kept"] = keep;
     std::vector<at::Tensor> to_save = {qs, ks, v, w, valid.defined() ? valid : at::empty({0}), out};
     to_save.insert(to_save.end(), saved.begin(), saved.end());
     ctx->saved_data["first_kept"] = static_cast<int64_t>(to_save.size());
@@ -351,10 +350,10 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     FeatureMap fk(kind, Role::key, ctx->saved_data["key_eps"].toDouble(), w);
     const at::Tensor g = grads[0].contiguous();  // [N, Lq, dv]
     const int64_t n = qs.size(0), lq = qs.size(1), lk = ks.size(1);
-    const bool kept = ctx->saved_data["kept"].toBool();
     const bool softmax = kind == FeatureKind::softmax;
     const int64_t first_kept = ctx->saved_data["first_kept"].toInt();
     const int64_t q_kept = ctx->saved_data["q_kept"].toInt();
+    const bool kept = q_kept > 0;  // every block's features, or none
     // The forward's features of block b: softmax {phi, e} = {e (+ eps added by the caller), e}.
     auto kept_query = [&](int64_t b) { return sv[first_kept + b]; };
     auto kept_key = [&](int64_t b) { return sv[first_kept + q_kept + b]; };
