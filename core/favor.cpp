@@ -32,10 +32,10 @@ struct FeatureMap {
   Role role;
   double eps;    // softmax: added relative to the stabilised max (0 for causal keys); relu: absolute
   at::Tensor w;   // [m, d]
-  at::Tensor wt;  // [d, m]
+  at::Tensor wt;  // [d, m], contiguous: with BLIS, x [4096, 64] times a transposed view of w ran 2x slower
 
   FeatureMap(FeatureKind kind_, Role role_, double eps_, const at::Tensor& w_)
-      : kind(kind_), role(role_), eps(eps_), w(w_), wt(w_.t()) {}
+      : kind(kind_), role(role_), eps(eps_), w(w_), wt(w_.t().contiguous()) {}
 
   struct Out {
     at::Tensor phi;  // [N, r, m'] features (zero rows for padded keys)
@@ -250,7 +250,10 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
 
     const at::Tensor v1 = with_ones(v);  // [N, Lk, dv + 1]
     if (!causal) {
-      at::Tensor kv = at::zeros({n, width, dv + 1}, opts);  // phi(K)^T [V, 1]
+      // phi(K)^T [V, 1] is accumulated transposed, kvt = [V, 1]^T phi(K) [N, dv + 1, m']: with BLIS
+      // that product ran 1.3x faster than phi(K)^T [V, 1], and products with a transposed view as
+      // their second factor 2x slower than with a contiguous one (so kv is made contiguous below).
+      at::Tensor kvt = at::zeros({n, dv + 1, width}, opts);
       const bool keep_stabs = keep && kind == FeatureKind::softmax;
       at::Tensor key_stabs;
       if (keep_stabs) key_stabs = at::empty({(lk + block - 1) / block, n, 1, 1}, opts);
@@ -258,16 +261,17 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         const int64_t r = std::min(block, lk - r0);
         at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
-        at::Tensor phi = fk.key_block(x, valid_b, stab, kv);  // softmax: epsilon part added below
-        kv.baddbmm_(phi.transpose(1, 2), v1.narrow(1, r0, r));
+        at::Tensor phi = fk.key_block(x, valid_b, stab, kvt);  // softmax: epsilon part added below
+        kvt.baddbmm_(v1.narrow(1, r0, r).transpose(1, 2), phi);
         if (keep) k_kept.push_back(phi);
         if (keep_stabs) key_stabs[b].copy_(stab);
       }
       if (kind == FeatureKind::softmax && key_eps > 0) {
         // phi(k) = exp(...) + eps on valid keys: the eps part adds eps * sum of valid [v, 1] to every row.
         at::Tensor sum = valid.defined() ? (v1 * valid.unsqueeze(-1)).sum(1) : v1.sum(1);  // [N, dv + 1]
-        kv.add_(sum.unsqueeze(1), key_eps);
+        kvt.add_(sum.unsqueeze(2), key_eps);
       }
+      const at::Tensor kv = kvt.transpose(1, 2).contiguous();  // [N, m', dv + 1]
       // Softmax queries: phi(q) = e + eps, so phi(q) kv = e kv + eps (sum of kv's rows): no pass
       // over [N, r, m] for the epsilon.
       const at::Tensor kv_eps =
@@ -363,7 +367,9 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     const int64_t dvalue = v.size(2);
     if (!causal) {
       const at::Tensor kv = sv[6], stab = sv[7], dens = sv[8];  // [N, m', dv + 1], [N, 1, 1], [N, Lq, 1]
-      at::Tensor dkv = at::zeros_like(kv);
+      // Transposed accumulation and contiguous second factors, as in the forward.
+      const at::Tensor kvt = kv.transpose(1, 2).contiguous();  // [N, dv + 1, m']
+      at::Tensor dkvt = at::zeros_like(kvt);
       // Softmax features are handled as their exp part e; the epsilon (phi = e + eps, on valid keys)
       // enters through row sums, as in the forward.
       const double q_eps = softmax ? fq.eps : 0.0, k_eps = softmax ? fk.eps : 0.0;
@@ -374,10 +380,11 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
                       : fq.compute_without_eps(x, {}, {}, true);
         const at::Tensor den = dens.narrow(1, r0, r);  // [N, r, 1]
         at::Tensor gnd = grad_num_den(g.narrow(1, r0, r), out.narrow(1, r0, r), den);  // [N, r, dv + 1]
-        dkv.baddbmm_(f.phi.transpose(1, 2), gnd);
-        if (q_eps != 0) dkv.add_(gnd.sum(1, true), q_eps);
-        dq.narrow(1, r0, r).copy_(fq.input_grad(f, x, {}, at::bmm(gnd, kv.transpose(1, 2))));
+        dkvt.baddbmm_(gnd.transpose(1, 2), f.phi);
+        if (q_eps != 0) dkvt.add_(gnd.sum(1).unsqueeze(2), q_eps);
+        dq.narrow(1, r0, r).copy_(fq.input_grad(f, x, {}, at::bmm(gnd, kvt)));
       }
+      const at::Tensor dkv = dkvt.transpose(1, 2).contiguous();  // [N, m', dv + 1]
       const at::Tensor dv_eps =
           k_eps != 0 ? dkv.narrow(2, 0, dvalue).sum(1, true).mul_(k_eps) : at::Tensor();  // [N, 1, dv]
       const at::Tensor key_stabs = kept && softmax ? sv[9] : at::Tensor();
@@ -389,9 +396,10 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
                       : fk.compute_without_eps(x, valid_b, stab, true);
         // Kept softmax keys are e under this block's stabiliser: e_true = e * c with
         // c = exp(stab_b - stab) [N, 1, 1], folded into dkv (dphi and dv are linear in it).
-        const at::Tensor dkv_b = key_stabs.defined() ? dkv * (key_stabs[b] - stab).exp_() : dkv;
-        at::Tensor dphi = at::bmm(v1.narrow(1, r0, r), dkv_b.transpose(1, 2));  // [N, r, m']
-        at::Tensor dv_b = at::bmm(f.phi, dkv_b.narrow(2, 0, dvalue));
+        const at::Tensor c = key_stabs.defined() ? (key_stabs[b] - stab).exp_() : at::Tensor();
+        at::Tensor dphi = at::bmm(v1.narrow(1, r0, r), c.defined() ? dkvt * c : dkvt);  // [N, r, m']
+        at::Tensor dv_b = at::bmm(f.phi, dkv.narrow(2, 0, dvalue));
+        if (c.defined()) dv_b.mul_(c);
         if (dv_eps.defined()) {
           dv_b.add_(valid_b.defined() ? valid_b.unsqueeze(-1).to(dv_eps.scalar_type()) * dv_eps : dv_eps);
         }
