@@ -178,20 +178,22 @@ at::Tensor from_chunks(const at::Tensor& t, int64_t rows) {  // [N, nc, C, c] ->
 
 // The causal pieces of one block, in chunks: inputs [N, nc, C, *] and the prefix state before it.
 // Values carry an extra column of ones (v1 = [v, 1]), so one product gives numerator and normaliser.
+// Sums are kept transposed ([dv + 1, m']): with BLIS, [V, 1]^T phi(K) ran 1.25x faster than
+// phi(K)^T [V, 1], and products taking them as a contiguous second factor up to 1.6x faster.
 struct CausalBlock {
-  at::Tensor sc;     // per-chunk sums phi(K_c)^T v1_c [N, nc, m, dv + 1]
-  at::Tensor sx;     // exclusive prefix state at each chunk [N, nc, m, dv + 1]
+  at::Tensor sct;    // per-chunk sums [V_c, 1]^T phi(K_c) [N, nc, dv + 1, m]
+  at::Tensor sxt;    // exclusive prefix state at each chunk [N, nc, dv + 1, m]
   at::Tensor intra;  // tril(phi(Q_c) phi(K_c)^T) [N, nc, C, C]
   at::Tensor res;    // [numerator, normaliser] [N, nc, C, dv + 1], zero normalisers replaced by 1
 };
 
 CausalBlock causal_block(const at::Tensor& pq, const at::Tensor& pk, const at::Tensor& pv1,
-                         const at::Tensor& s0) {
+                         const at::Tensor& s0t) {
   CausalBlock b;
-  b.sc = at::matmul(pk.transpose(-1, -2), pv1);            // [N, nc, m, dv + 1]
-  b.sx = b.sc.cumsum(1).sub_(b.sc).add_(s0.unsqueeze(1));  // [N, nc, m, dv + 1]
-  b.intra = at::matmul(pq, pk.transpose(-1, -2)).tril_();  // [N, nc, C, C]
-  b.res = at::matmul(pq, b.sx).add_(at::matmul(b.intra, pv1));
+  b.sct = at::matmul(pv1.transpose(-1, -2), pk);              // [N, nc, dv + 1, m]
+  b.sxt = b.sct.cumsum(1).sub_(b.sct).add_(s0t.unsqueeze(1));  // [N, nc, dv + 1, m]
+  b.intra = at::matmul(pq, pk.transpose(-1, -2)).tril_();     // [N, nc, C, C]
+  b.res = at::matmul(pq, b.sxt.transpose(-1, -2)).add_(at::matmul(b.intra, pv1));
   at::Tensor den = b.res.narrow(-1, b.res.size(-1) - 1, 1);
   den.masked_fill_(den == 0, 1);
   return b;
@@ -294,10 +296,10 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     } else {
       const int64_t blocks = (lq + block - 1) / block;
       const int64_t block_chunks = block / chunk;  // blocks hold whole chunks
-      at::Tensor s = at::zeros({n, width, dv + 1}, opts);
+      at::Tensor st = at::zeros({n, dv + 1, width}, opts);  // [V, 1]^T phi(K) over earlier blocks
       // Kept for the backward, which then only recomputes the features: O(L/C m dv + L C) memory.
       // One slot per block, so that a block's slice is contiguous (no copies in the batched products).
-      at::Tensor prefix = at::empty({blocks, n, block_chunks, width, dv + 1}, opts);  // per chunk
+      at::Tensor prefix = at::empty({blocks, n, block_chunks, dv + 1, width}, opts);  // per chunk
       at::Tensor intra = at::empty({blocks, n, block_chunks, chunk, chunk}, opts);  // tril(phi(Q_c) phi(K_c)^T)
       at::Tensor den = at::empty({blocks, n, block_chunks, chunk, 1}, opts);  // normalisers (1 on padding)
       at::Tensor stabs = at::empty({blocks, n, 1, 1}, opts);
@@ -307,20 +309,20 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
         auto fqo = fq.compute(qs.narrow(1, r0, r), {}, {}, keep);
         at::Tensor phi_q = fqo.phi;
-        at::Tensor phi_k = fk.key_block(x, valid_b, stab, s);  // no epsilon on causal keys
+        at::Tensor phi_k = fk.key_block(x, valid_b, stab, st);  // no epsilon on causal keys
         if (keep) {
           q_kept.push_back(kind == FeatureKind::softmax ? fqo.e : phi_q);  // softmax: phi = e + eps
           k_kept.push_back(phi_k);
         }
         stabs[b].copy_(stab);
         CausalBlock cb = causal_block(to_chunks(phi_q, chunk), to_chunks(phi_k, chunk),
-                                      to_chunks(v1.narrow(1, r0, r), chunk), s);
+                                      to_chunks(v1.narrow(1, r0, r), chunk), st);
         out.narrow(1, r0, r).copy_(from_chunks(normalise(cb.res), r));
-        const int64_t nc = cb.sc.size(1);
-        prefix[b].narrow(1, 0, nc).copy_(cb.sx);
+        const int64_t nc = cb.sct.size(1);
+        prefix[b].narrow(1, 0, nc).copy_(cb.sxt);
         intra[b].narrow(1, 0, nc).copy_(cb.intra);
         den[b].narrow(1, 0, nc).copy_(cb.res.narrow(-1, dv, 1));
-        s.add_(cb.sc.sum(1));
+        st.add_(cb.sct.sum(1));
       }
       saved = {prefix, intra, den, stabs};
     }
@@ -409,8 +411,9 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     } else {
       const at::Tensor prefix = sv[6], intra_all = sv[7], den_all = sv[8], stabs = sv[9];
       const int64_t blocks = stabs.size(0);
-      // Suffix sum over later blocks of phi(Q)^T d[num, den], in this block's key units.
-      at::Tensor rs = at::zeros({n, prefix.size(3), prefix.size(4)}, qs.options());  // [N, m', dv + 1]
+      // Suffix sum over later blocks of d[num, den]^T phi(Q), in this block's key units (transposed
+      // like the forward's sums).
+      at::Tensor rst = at::zeros({n, prefix.size(3), prefix.size(4)}, qs.options());  // [N, dv + 1, m']
       for (int64_t b = blocks - 1; b >= 0; --b) {
         const int64_t r0 = b * block, r = std::min(block, lq - r0);
         const int64_t nc = (r + chunk - 1) / chunk;
@@ -428,24 +431,24 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         }
         at::Tensor pq = to_chunks(fqo.phi, chunk), pk = to_chunks(fko.phi, chunk);
         at::Tensor pv1 = to_chunks(v1.narrow(1, r0, r), chunk);
-        at::Tensor sx = prefix[b].narrow(1, 0, nc), intra = intra_all[b].narrow(1, 0, nc);
+        at::Tensor sxt = prefix[b].narrow(1, 0, nc), intra = intra_all[b].narrow(1, 0, nc);
         at::Tensor gnd = grad_num_den(to_chunks(g.narrow(1, r0, r), chunk),
                                       to_chunks(out.narrow(1, r0, r), chunk),
                                       den_all[b].narrow(1, 0, nc));  // [N, nc, C, dv + 1]
         // d loss / d intra[i, l] for l <= i.
         at::Tensor p = at::matmul(gnd, pv1.transpose(-1, -2)).tril_();  // [N, nc, C, C]
-        at::Tensor dphi_q = at::matmul(gnd, sx.transpose(-1, -2)).add_(at::matmul(p, pk));
-        at::Tensor tc = at::matmul(pq.transpose(-1, -2), gnd);  // [N, nc, m', dv + 1]
-        at::Tensor tc_total = tc.sum(1);
+        at::Tensor dphi_q = at::matmul(gnd, sxt).add_(at::matmul(p, pk));
+        at::Tensor tct = at::matmul(gnd.transpose(-1, -2), pq);  // [N, nc, dv + 1, m']
+        at::Tensor tct_total = tct.sum(1);
         // Sum over the chunks after each chunk, plus the later blocks.
-        at::Tensor rx = tc.cumsum(1).neg_().add_(tc_total.unsqueeze(1)).add_(rs.unsqueeze(1));
-        at::Tensor dphi_k = at::matmul(pv1, rx.transpose(-1, -2)).add_(at::matmul(p.transpose(-1, -2), pq));
-        at::Tensor dv1 = at::matmul(pk, rx).add_(at::matmul(intra.transpose(-1, -2), gnd));
+        at::Tensor rxt = tct.cumsum(1).neg_().add_(tct_total.unsqueeze(1)).add_(rst.unsqueeze(1));
+        at::Tensor dphi_k = at::matmul(pv1, rxt).add_(at::matmul(p.transpose(-1, -2), pq));
+        at::Tensor dv1 = at::matmul(pk, rxt.transpose(-1, -2)).add_(at::matmul(intra.transpose(-1, -2), gnd));
         dq.narrow(1, r0, r).copy_(fq.input_grad(fqo, xq, {}, from_chunks(dphi_q, r)));
         dk.narrow(1, r0, r).copy_(fk.input_grad(fko, xk, valid_b, from_chunks(dphi_k, r)));
         dv.narrow(1, r0, r).copy_(from_chunks(dv1, r).narrow(2, 0, dvalue));
-        rs.add_(tc_total);
-        if (softmax && b > 0) rs.mul_((stabs[b - 1] - stabs[b]).exp_());  // <= 1
+        rst.add_(tct_total);
+        if (softmax && b > 0) rst.mul_((stabs[b - 1] - stabs[b]).exp_());  // <= 1
       }
     }
     return {dq, dk, dv, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
