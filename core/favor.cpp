@@ -20,18 +20,26 @@ constexpr double kInf = std::numeric_limits<double>::infinity();
 // Shift that takes a padded key's softmax logit far below kNoMax.
 constexpr double kPadShift = 1e31;
 
-// d^-1/4 on queries and keys turns q.k / sqrt(d) into q.k, the kernel the features estimate.
+// d^-1/4 on queries and keys turns q.k / sqrt(d) into q.k, the kernel the features estimate. It is
+// applied through the projection (w d^-1/4) and the norms (|x|^2 d^-1/2), so that q and k are not
+// copied to scale them.
 double input_scale(int64_t dim) { return std::pow(static_cast<double>(dim), -0.25); }
 
-at::Tensor half_sq_norm(const at::Tensor& x) { return 0.5 * (x * x).sum(-1, true); }  // [N, r, 1]
+// |x d^-1/4|^2 / 2 for rows x [N, r, d]: [N, r, 1].
+at::Tensor half_sq_norm(const at::Tensor& x) {
+  return (x * x).sum(-1, true).mul_(0.5 / std::sqrt(static_cast<double>(x.size(-1))));
+}
 
-// One side's feature map phi over a block of rows x [N, r, d] (already scaled by d^-1/4). Queries are
+// d (|x|^2 / (2 sqrt(d))) / dx = x / sqrt(d): the factor 1 / sqrt(d).
+double norm_grad_scale(const at::Tensor& x) { return 1.0 / std::sqrt(static_cast<double>(x.size(-1))); }
+
+// One side's feature map phi over a block of rows x [N, r, d] (unscaled: w carries d^-1/4). Queries are
 // stabilised per row, keys by one value per sequence (stab [N, 1, 1]); both cancel in out = num / den.
 struct FeatureMap {
   FeatureKind kind;
   Role role;
   double eps;    // softmax: added relative to the stabilised max (0 for causal keys); relu: absolute
-  at::Tensor w;   // [m, d]
+  at::Tensor w;   // [m, d], times d^-1/4
   at::Tensor wt;  // [d, m], contiguous: with BLIS, x [4096, 64] times a transposed view of w ran 2x slower
 
   FeatureMap(FeatureKind kind_, Role role_, double eps_, const at::Tensor& w_)
@@ -126,9 +134,10 @@ struct FeatureMap {
   at::Tensor input_grad(const Out& f, const at::Tensor& x, const at::Tensor& valid, at::Tensor dphi) const {
     switch (kind) {
       case FeatureKind::softmax: {
-        // phi = exp(w.x - |x|^2/2 - stab) + eps, stab held constant: d/dx = (w - x) * exp part.
+        // phi = exp(w.x - |x|^2/(2 sqrt(d)) - stab) + eps (w scaled), stab held constant:
+        // d/dx = (w - x / sqrt(d)) * exp part.
         at::Tensor da = dphi.mul_(f.e);
-        return at::matmul(da, w).sub_(da.sum(-1, true) * x);
+        return at::matmul(da, w).sub_(da.sum(-1, true).mul_(norm_grad_scale(x)) * x);
       }
       case FeatureKind::relu:
         // relu'(a) = [a > 0] = [phi > eps]; padded keys have phi = 0.
@@ -138,7 +147,7 @@ struct FeatureMap {
         at::Tensor da = dphi.narrow(-1, 0, m) * at::cos(f.a) - dphi.narrow(-1, m, m) * at::sin(f.a);
         if (role == Role::query) return at::matmul(da, w);
         da.mul_(f.e);
-        return at::matmul(da, w).add_((dphi * f.phi).sum(-1, true) * x);
+        return at::matmul(da, w).add_((dphi * f.phi).sum(-1, true).mul_(norm_grad_scale(x)) * x);
       }
     }
     return {};
@@ -224,7 +233,7 @@ at::Tensor trig_key_stabiliser(const at::Tensor& ks, const at::Tensor& valid) {
 
 class FavorFunction : public torch::autograd::Function<FavorFunction> {
  public:
-  // qs, ks: [N, L, d] scaled by d^-1/4; v: [N, Lk, dv]; w: [m, d]; valid: [N, Lk] bool or undefined.
+  // qs, ks: [N, L, d]; v: [N, Lk, dv]; w: [m, d] times d^-1/4; valid: [N, Lk] bool or undefined.
   static at::Tensor forward(AutogradContext* ctx, at::Tensor qs, at::Tensor ks, at::Tensor v,
                             at::Tensor w, at::Tensor valid, int64_t kind_id, bool causal,
                             int64_t chunk, int64_t block_rows, double eps, bool keep_features) {
@@ -456,10 +465,11 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
 };
 
 struct Prepared {
-  at::Tensor qs, ks, v, w, valid;  // [N, Lq, d], [N, Lk, d], [N, Lk, dv], [m, d], [N, Lk] bool
+  at::Tensor qs, ks, v, w, valid;  // [N, Lq, d], [N, Lk, d], [N, Lk, dv], [m, d] d^-1/4, [N, Lk] bool
 };
 
-// Folds batch and heads, moves to the float32 (or double) compute type and applies the d^-1/4 scale.
+// Folds batch and heads, moves to the float32 (or double) compute type and scales the projection by
+// d^-1/4.
 Prepared prepare(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                  const AttentionOptions& options, const at::Tensor& key_padding_mask) {
   const int64_t b = q.size(0), h = q.size(1), d = q.size(3);
@@ -468,12 +478,13 @@ Prepared prepare(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
   require_config(options.projection.dim() == 2 && options.projection.size(1) == d,
                  "projection must be [m, " + std::to_string(d) + "], got " +
                      std::to_string(options.projection.dim()) + "-d tensor");
-  const double scale = input_scale(d);
   Prepared p;
-  p.qs = (q.to(compute) * scale).reshape({b * h, q.size(2), d}).contiguous();
-  p.ks = (k.to(compute) * scale).reshape({b * h, k.size(2), d}).contiguous();
+  // The scale goes into w (and the norms): scaling q and k here took a pass over each, and another in
+  // the backward.
+  p.qs = q.to(compute).reshape({b * h, q.size(2), d}).contiguous();
+  p.ks = k.to(compute).reshape({b * h, k.size(2), d}).contiguous();
   p.v = v.to(compute).reshape({b * h, v.size(2), v.size(3)}).contiguous();
-  p.w = options.projection.to(q.device(), compute).contiguous();
+  p.w = (options.projection.to(q.device(), compute) * input_scale(d)).contiguous();
   // Autograd functions in LibTorch 1.13 reject undefined inputs: an empty mask stands for none.
   p.valid = at::empty({0}, q.options().dtype(at::kBool));
   if (key_padding_mask.defined()) {
