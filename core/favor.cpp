@@ -25,13 +25,11 @@ constexpr double kPadShift = 1e31;
 // copied to scale them.
 double input_scale(int64_t dim) { return std::pow(static_cast<double>(dim), -0.25); }
 
-// |x d^-1/4|^2 / 2 for rows x [N, r, d]: [N, r, 1].
-at::Tensor half_sq_norm(const at::Tensor& x) {
-  return (x * x).sum(-1, true).mul_(0.5 / std::sqrt(static_cast<double>(x.size(-1))));
-}
-
-// d (|x|^2 / (2 sqrt(d))) / dx = x / sqrt(d): the factor 1 / sqrt(d).
+// d (|x|^2 / (2 sqrt(d))) / dx = x / sqrt(d): the factor 1 / sqrt(d) (the input scale squared).
 double norm_grad_scale(const at::Tensor& x) { return 1.0 / std::sqrt(static_cast<double>(x.size(-1))); }
+
+// |x d^-1/4|^2 / 2 for rows x [N, r, d]: [N, r, 1].
+at::Tensor half_sq_norm(const at::Tensor& x) { return (x * x).sum(-1, true).mul_(0.5 * norm_grad_scale(x)); }
 
 // One side's feature map phi over a block of rows x [N, r, d] (unscaled: w carries d^-1/4). Queries are
 // stabilised per row, keys by one value per sequence (stab [N, 1, 1]); both cancel in out = num / den.
