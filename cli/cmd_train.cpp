@@ -24,7 +24,7 @@ struct TrainArgs {
   std::string preset = "small", objective = "mlm", attention = "favor_relu", positions, projection;
   int64_t layers = 0, d_model = 0, heads = 0, d_ff = 0, features = 0, max_length = 0;
   int64_t redraw_interval = -1, concat_length = 0, tokens_per_batch = 16384;
-  std::string max_time;
+  std::string max_time, schedule = "steps";
   std::string unknown = "x";
   bio::SplitOptions split;
   int64_t min_length = 1;
@@ -106,17 +106,20 @@ std::string event_json(const core::TrainEvent& e) {
 // A progress line redrawn in place on a terminal; plain log lines otherwise.
 class Progress {
  public:
-  Progress() : tty_(isatty(STDERR_FILENO)) {}
+  // time_budget > 0: the run ends by time (--schedule time), and the bar and ETA follow the clock.
+  explicit Progress(double time_budget) : tty_(isatty(STDERR_FILENO)), budget_(time_budget) {}
   void operator()(const core::TrainEvent& e) {
     using K = core::TrainEvent::Kind;
     char line[256];
     if (e.kind == K::step) {
-      const double eta = e.step > 0 && e.tokens_per_second > 0 ? e.seconds / e.step * (e.max_steps - e.step) : 0;
+      const double by_steps = static_cast<double>(e.step) / std::max<int64_t>(1, e.max_steps);
+      const double done = budget_ > 0 ? std::max(by_steps, std::min(1.0, e.seconds / budget_)) : by_steps;
+      const double eta = done > 0 && e.tokens_per_second > 0 ? e.seconds / done * (1 - done) : 0;
       std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  %s elapsed  eta %s",
                     static_cast<long long>(e.step), static_cast<long long>(e.max_steps), e.loss, e.learning_rate,
                     e.tokens_per_second, clock(e.seconds).c_str(), clock(eta).c_str());
       if (tty_) {
-        const int width = 24, filled = static_cast<int>(width * e.step / std::max<int64_t>(1, e.max_steps));
+        const int width = 24, filled = static_cast<int>(width * done);
         std::fprintf(stderr, "\r[%s%s] %s\033[K", std::string(filled, '#').c_str(),
                      std::string(width - filled, '.').c_str(), line);
       } else {
@@ -143,6 +146,7 @@ class Progress {
     return buf;
   }
   bool tty_;
+  double budget_;
 };
 
 void run_train(TrainArgs& a) {
@@ -150,6 +154,10 @@ void run_train(TrainArgs& a) {
     throw ConfigError("--device cuda: this LibTorch has no CUDA device available");
   }
   a.train.max_seconds = parse_duration(a.max_time);
+  a.train.schedule_by_time = a.schedule == "time";
+  if (a.train.schedule_by_time && a.train.max_seconds <= 0) {
+    throw ConfigError("--schedule time: needs --max-time (the time the cosine decay spans)");
+  }
   a.train.checkpoint = a.out;
   core::ModelConfig config;
   core::ProteinLM model{nullptr};
@@ -214,7 +222,7 @@ void run_train(TrainArgs& a) {
     log = std::make_unique<std::ofstream>(a.log, a.resume.empty() ? std::ios::trunc : std::ios::app);
     if (!*log) throw InputError("cannot write log '" + a.log + "'");
   }
-  Progress progress;
+  Progress progress(a.train.schedule_by_time ? a.train.max_seconds : 0);
   trainer.run([&](const core::TrainEvent& e) {
     progress(e);
     if (log) *log << event_json(e) << "\n" << std::flush;
@@ -255,6 +263,10 @@ void setup_train(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--warmup", a->train.warmup_steps, "warm-up steps")->capture_default_str();
   sub.add_option("--max-steps", a->train.max_steps, "optimiser steps (the schedule's length)")->capture_default_str();
   sub.add_option("--max-time", a->max_time, "stop after this much training time: 90s, 30m, 2h");
+  sub.add_option("--schedule", a->schedule,
+                 "steps: the cosine decay spans --max-steps; time: it spans --max-time of training time "
+                 "(resumes included) and ends at 0 when the time is up")
+      ->check(CLI::IsMember({"steps", "time"}))->capture_default_str();
   sub.add_option("--accumulation", a->train.accumulation, "batches per optimiser step")->capture_default_str();
   sub.add_option("--clip", a->train.clip_norm, "gradient norm clip (0: none)")->capture_default_str();
   sub.add_option("--eval-every", a->train.eval_every, "steps between evaluations")->capture_default_str();

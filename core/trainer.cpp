@@ -19,10 +19,11 @@ TokenBatch to_device(const TokenBatch& b, const torch::Device& device) {
 
 }  // namespace
 
-double learning_rate_at(const TrainOptions& o, int64_t step) {
+double learning_rate_at(const TrainOptions& o, int64_t step, double seconds) {
   if (o.warmup_steps > 0 && step < o.warmup_steps) return o.learning_rate * (step + 1) / o.warmup_steps;
   const double span = std::max<int64_t>(1, o.max_steps - o.warmup_steps);
-  const double progress = std::min(1.0, (step - o.warmup_steps) / span);
+  double progress = std::min(1.0, (step - o.warmup_steps) / span);
+  if (o.schedule_by_time && o.max_seconds > 0) progress = std::max(progress, std::min(1.0, seconds / o.max_seconds));
   return o.learning_rate * 0.5 * (1.0 + std::cos(kPi * progress));
 }
 
@@ -56,6 +57,8 @@ Trainer::Trainer(ProteinLM model, TrainOptions options, BatchSourceFactory train
       device_(options_.device) {
   require_config(options_.max_steps > 0, "max_steps must be positive");
   require_config(options_.accumulation > 0, "accumulation must be positive");
+  require_config(!options_.schedule_by_time || options_.max_seconds > 0,
+                 "a schedule by time needs a time limit (--max-time)");
   model_->to(device_);
   // Projections are redrawn every redraw_interval optimiser steps: each step runs `accumulation`
   // training forward calls, which is what the attention modules count.
@@ -136,9 +139,12 @@ TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) 
 
   if (options_.eval_at_start && state_.step == 0) emit_eval();
   while (state_.step < options_.max_steps) {
-    if (options_.max_seconds > 0 && elapsed() >= options_.max_seconds) break;
+    // By time, the limit counts the whole run (resumes included), as the schedule does.
+    state_.seconds = seconds_before + elapsed();
+    const double seconds = state_.seconds;
+    if (options_.max_seconds > 0 && (options_.schedule_by_time ? seconds : elapsed()) >= options_.max_seconds) break;
     if (options_.stop_at_step > 0 && state_.step >= options_.stop_at_step) break;
-    const double lr = learning_rate_at(options_, state_.step);
+    const double lr = learning_rate_at(options_, state_.step, seconds);
     for (auto& group : optimizer_->param_groups()) {
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
     }

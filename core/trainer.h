@@ -21,6 +21,10 @@ struct TrainOptions {
   int64_t warmup_steps = 200;    // linear warm-up, then cosine decay to 0 at max_steps
   int64_t max_steps = 10000;     // optimiser steps (the schedule's length)
   double max_seconds = 0;        // stop this run after so much training time; 0: no limit
+  // The cosine decay spans max_seconds of training time, counted over the whole run (resumes
+  // included), instead of max_steps: it ends at 0 when the time is up, whatever the machine's speed.
+  // The run stops at max_seconds in total or at max_steps, whichever comes first.
+  bool schedule_by_time = false;
   int64_t stop_at_step = 0;      // stop this run at this step (the schedule still spans max_steps); 0: none
   double clip_norm = 1.0;        // gradient norm clip; 0: none
   int64_t accumulation = 1;      // batches per optimiser step
@@ -58,8 +62,10 @@ struct TrainEvent {
 
 using BatchSourceFactory = std::function<std::unique_ptr<BatchSource>(int64_t epoch)>;
 
-// Learning rate at a step: linear warm-up over warmup_steps, then cosine decay to 0 at max_steps.
-double learning_rate_at(const TrainOptions& options, int64_t step);
+// Learning rate at a step: linear warm-up over warmup_steps, then cosine decay to 0 at max_steps;
+// with schedule_by_time, the decay's progress is the larger of the steps' and seconds / max_seconds
+// (seconds: training time of the run so far).
+double learning_rate_at(const TrainOptions& options, int64_t step, double seconds = 0);
 
 EvalResult evaluate(ProteinLM& model, BatchSource& source, int64_t max_batches, const torch::Device& device);
 

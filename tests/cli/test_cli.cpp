@@ -335,6 +335,11 @@ TEST(CliTrain, BadSettingsAreOneLineErrors) {
   Result time = run("train --data " + data + " --max-time soon");
   EXPECT_EQ(time.code, 1);
   EXPECT_NE(time.output.find("--max-time"), std::string::npos);
+  Result by_time = run("train --data " + data + " --preset tiny --max-steps 1 --schedule time --out " +
+                       (test_dir() / "by-time.pt").string());
+  EXPECT_EQ(by_time.code, 1);
+  EXPECT_NE(by_time.output.find("error: --schedule time: needs --max-time"), std::string::npos) << by_time.output;
+  EXPECT_FALSE(std::filesystem::exists(test_dir() / "by-time.pt"));
   for (const char* fraction : {"0", "1", "-0.2", "lots"}) {
     Result mask = run("train --data " + data + " --preset tiny --max-steps 1 --mask-fraction " + fraction +
                       " --out " + (test_dir() / "mask.pt").string());

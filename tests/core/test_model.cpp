@@ -348,3 +348,55 @@ TEST(Model, LearningRateWarmsUpThenDecaysToZero) {
   EXPECT_NEAR(learning_rate_at(o, 60), 0.5, 1e-12);
   EXPECT_NEAR(learning_rate_at(o, 110), 0.0, 1e-12);
 }
+
+TEST(Model, ScheduleByTimeDecaysOverTheTimeLimit) {
+  TrainOptions o;
+  o.learning_rate = 1.0;
+  o.warmup_steps = 10;
+  o.max_steps = 1010;
+  o.max_seconds = 100;
+  const double pi = std::acos(-1.0);
+  EXPECT_NEAR(learning_rate_at(o, 60, 50), 0.5 * (1 + std::cos(pi * 0.05)), 1e-12);  // by steps: 50 of 1000
+  o.schedule_by_time = true;
+  EXPECT_NEAR(learning_rate_at(o, 4, 50), 0.5, 1e-12);           // warm-up is counted in steps
+  EXPECT_NEAR(learning_rate_at(o, 60, 50), 0.5, 1e-12);          // half the time: cos(pi / 2)
+  EXPECT_NEAR(learning_rate_at(o, 60, 25), 0.5 * (1 + std::sqrt(0.5)), 1e-12);
+  EXPECT_NEAR(learning_rate_at(o, 60, 100), 0.0, 1e-12);
+  EXPECT_NEAR(learning_rate_at(o, 60, 250), 0.0, 1e-12);         // past the limit it stays at 0
+  EXPECT_NEAR(learning_rate_at(o, 510, 10), 0.5, 1e-12);         // the steps ahead of the clock lead
+  o.max_seconds = 0;
+  ProteinLM model(tiny("mlm", AttentionKind::favor_relu));
+  EXPECT_THROW(Trainer(model, o, [](int64_t) { return std::make_unique<ToySource>(false, 1); }, nullptr),
+               ConfigError);
+}
+
+TEST(Model, ScheduleByTimeEndsAtZeroAndCountsTheTimeBeforeAResume) {
+  const std::string path = temp("by-time.pt");
+  TrainOptions o = quick(1000000);
+  o.schedule_by_time = true;
+  o.max_seconds = 3;
+  o.checkpoint = path;
+  ProteinLM model(tiny("mlm", AttentionKind::favor_relu));
+  Trainer trainer(model, o, [](int64_t) { return std::make_unique<ToySource>(false, 1); }, nullptr);
+  double first_lr = -1, last_lr = -1;
+  trainer.run([&](const TrainEvent& e) {
+    if (e.kind != TrainEvent::Kind::step) return;
+    if (first_lr < 0 && e.step > o.warmup_steps) first_lr = e.learning_rate;
+    last_lr = e.learning_rate;
+  });
+  const TrainState done = trainer.state();
+  EXPECT_GT(done.step, o.warmup_steps + 5);   // stopped by the clock, not the steps
+  EXPECT_LT(done.step, o.max_steps);
+  EXPECT_GE(done.seconds, o.max_seconds);
+  EXPECT_GT(first_lr, 0.9 * o.learning_rate);
+  EXPECT_LT(last_lr, 0.02 * o.learning_rate);  // the cosine ended with the time, one step's time aside
+
+  // A resumed run has already spent its time: no step more.
+  ProteinLM again(load_checkpoint(path).config);
+  Trainer resumed(again, o, [](int64_t) { return std::make_unique<ToySource>(false, 1); }, nullptr);
+  resumed.resume(path);
+  int steps = 0;
+  resumed.run([&](const TrainEvent& e) { steps += e.kind == TrainEvent::Kind::step; });
+  EXPECT_EQ(steps, 0);
+  EXPECT_EQ(resumed.state().step, done.step);
+}
