@@ -88,6 +88,10 @@ AttentionKind parse_attention_kind(const std::string& name) {
                     "' (expected exact, favor_softmax, favor_trig, favor_relu or dummy)");
 }
 
+bool keeps_features(AttentionKind kind) {
+  return is_favor(kind) && favor::keeps_features(feature_kind(kind));
+}
+
 bool is_favor(AttentionKind kind) {
   return kind == AttentionKind::favor_softmax || kind == AttentionKind::favor_trig ||
          kind == AttentionKind::favor_relu;

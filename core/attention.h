@@ -19,6 +19,9 @@ enum class AttentionKind {
 std::string to_string(AttentionKind kind);
 AttentionKind parse_attention_kind(const std::string& name);  // throws ConfigError
 bool is_favor(AttentionKind kind);
+// Whether the kind's backward can use the features its forward computed (AttentionOptions::
+// keep_features): favor_softmax and favor_relu; favor_trig always recomputes, exact and dummy have none.
+bool keeps_features(AttentionKind kind);
 
 // Default causal chunk C: on 2 cores, C = 128 ran 0.80x the time of C = 64 (B16 H4 L512) and 0.82x
 // (B1 H4 L8192); ModelConfig and the attention bench take it from here.
@@ -33,7 +36,7 @@ struct AttentionOptions {
   double softmax_epsilon = 1e-6;  // added to positive features, relative to their stabilised maximum
   double relu_epsilon = 1e-3;     // added to ReLU features so no normaliser is zero
   // favor_softmax / favor_relu: keep the forward's features (2 x [L, m] floats per head) for the
-  // backward; false recomputes them block by block (less memory, more time). favor_trig recomputes.
+  // backward; false recomputes them block by block (less memory, more time). See keeps_features().
   bool keep_features = true;
 };
 

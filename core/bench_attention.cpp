@@ -27,7 +27,7 @@ double estimated_gib(const AttentionBenchConfig& c, AttentionKind kind, int64_t 
   if (kind == AttentionKind::exact) {
     return per_row * length * length * (backward ? 4.5 : 2.2) / (1 << 30);
   }
-  const bool kept = backward && c.keep_features && kind != AttentionKind::favor_trig;
+  const bool kept = backward && c.keep_features && keeps_features(kind);
   const double feature_rows = kept ? 6.0 : 4.0;  // kept features: 2 more [L, m]
   return per_row * length * (3.0 * c.dim + feature_rows * c.features) * 4.0 / (1 << 30);
 }

@@ -152,6 +152,12 @@ struct FeatureMap {
   }
 };
 
+}  // namespace
+
+bool keeps_features(FeatureKind kind) { return kind != FeatureKind::trig; }
+
+namespace {
+
 // Number of feature columns for a projection of m rows.
 int64_t feature_width(FeatureKind kind, int64_t m) { return kind == FeatureKind::trig ? 2 * m : m; }
 
@@ -253,7 +259,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     // Features kept for the backward, one tensor per block (no copies): softmax keeps the exp part e,
     // relu its features; trig always recomputes. Keys of the bidirectional softmax path were made under
     // the running stabiliser of their block (kept in key_stabs), which the backward rescales.
-    const bool keep = keep_features && kind != FeatureKind::trig &&
+    const bool keep = keep_features && keeps_features(kind) &&
                       (qs.requires_grad() || ks.requires_grad() || v.requires_grad());  // not in inference
     std::vector<at::Tensor> q_kept, k_kept;
 

@@ -9,6 +9,10 @@ namespace performer::core::favor {
 
 enum class FeatureKind { softmax, trig, relu };
 
+// Softmax and relu features can be kept from the forward for the backward; trig recomputes them (its
+// backward needs the angles, not the features).
+bool keeps_features(FeatureKind kind);
+
 // Which side a feature map is for: the stabilisers differ (per row for queries, per sequence for keys).
 enum class Role { query, key };
 

@@ -239,12 +239,18 @@ TEST(Attention, PositiveFeaturesHaveLowerErrorThanTrigOnPeakedAttention) {
 
 TEST(Attention, KeptFeaturesHoldTwoFeatureMatricesUntilTheBackward) {
   // What the forward leaves alive for the backward: keeping the features costs phi(Q) and phi(K),
-  // 2 x [B H, L, m] floats, more than recomputing them; in inference nothing extra is kept.
+  // 2 x [B H, L, m] floats, more than recomputing them; in inference nothing extra is kept; favor_trig
+  // always recomputes.
   core::TensorMemory::install();
   const int64_t b = 2, h = 2, l = 300, d = 8, m = 32;
   at::Tensor q = at::randn({b, h, l, d}), k = at::randn({b, h, l, d}), v = at::randn({b, h, l, d});
   const double features = 2.0 * b * h * l * m * 4;
-  for (AttentionKind kind : {AttentionKind::favor_softmax, AttentionKind::favor_relu}) {
+  EXPECT_TRUE(keeps_features(AttentionKind::favor_softmax));
+  EXPECT_TRUE(keeps_features(AttentionKind::favor_relu));
+  for (AttentionKind kind : {AttentionKind::favor_trig, AttentionKind::exact, AttentionKind::dummy}) {
+    EXPECT_FALSE(keeps_features(kind)) << to_string(kind);
+  }
+  for (AttentionKind kind : {AttentionKind::favor_softmax, AttentionKind::favor_relu, AttentionKind::favor_trig}) {
     for (bool causal : {false, true}) {
       auto held = [&](bool keep, bool grad) {
         AttentionOptions o;
@@ -262,7 +268,9 @@ TEST(Attention, KeptFeaturesHoldTwoFeatureMatricesUntilTheBackward) {
         return static_cast<double>(bytes);
       };
       const std::string what = to_string(kind) + (causal ? " causal" : " bidirectional");
-      EXPECT_NEAR(held(true, true) - held(false, true), features, 0.05 * features) << what;
+      // favor_trig recomputes whatever keep_features says.
+      const double extra = keeps_features(kind) ? features : 0.0;
+      EXPECT_NEAR(held(true, true) - held(false, true), extra, 0.05 * features) << what;
       EXPECT_NEAR(held(true, false), held(false, false), 0.01 * features) << what;
     }
   }

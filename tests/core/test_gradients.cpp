@@ -86,9 +86,7 @@ TEST(Gradients, EveryKindMatchesFiniteDifferences) {
     for (bool causal : {false, true}) {
       for (bool padded : {false, true}) {
         cases.push_back({kind, causal, padded, 0.0, 1e-6});
-        if (kind == AttentionKind::favor_softmax || kind == AttentionKind::favor_relu) {
-          cases.push_back({kind, causal, padded, 0.0, 1e-6, false});  // favor_trig always recomputes
-        }
+        if (keeps_features(kind)) cases.push_back({kind, causal, padded, 0.0, 1e-6, false});  // recomputed
       }
     }
   }
