@@ -115,9 +115,11 @@ class Progress {
       const double by_steps = static_cast<double>(e.step) / std::max<int64_t>(1, e.max_steps);
       const double done = budget_ > 0 ? std::max(by_steps, std::min(1.0, e.seconds / budget_)) : by_steps;
       const double eta = done > 0 && e.tokens_per_second > 0 ? e.seconds / done * (1 - done) : 0;
-      std::snprintf(line, sizeof line, "step %lld/%lld  loss %.4f  lr %.2e  %.0f tok/s  %s elapsed  eta %s",
-                    static_cast<long long>(e.step), static_cast<long long>(e.max_steps), e.loss, e.learning_rate,
-                    e.tokens_per_second, clock(e.seconds).c_str(), clock(eta).c_str());
+      // By time, the step limit is only a cap the clock usually reaches first: the time budget is shown.
+      const std::string where = budget_ > 0 ? std::to_string(e.step) : std::to_string(e.step) + "/" + std::to_string(e.max_steps);
+      const std::string elapsed = budget_ > 0 ? clock(e.seconds) + "/" + clock(budget_) : clock(e.seconds);
+      std::snprintf(line, sizeof line, "step %s  loss %.4f  lr %.2e  %.0f tok/s  %s elapsed  eta %s", where.c_str(),
+                    e.loss, e.learning_rate, e.tokens_per_second, elapsed.c_str(), clock(eta).c_str());
       if (tty_) {
         const int width = 24, filled = static_cast<int>(width * done);
         std::fprintf(stderr, "\r[%s%s] %s\033[K", std::string(filled, '#').c_str(),

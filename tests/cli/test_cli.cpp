@@ -287,6 +287,18 @@ std::string protein_fasta(int n) {
 
 }  // namespace
 
+// --schedule time: the run ends by the clock, so the progress shows the time budget, not the step cap.
+TEST(CliTrain, ScheduleByTimeShowsTheTimeBudget) {
+  const std::string data = write("train-time.fasta", protein_fasta(300));
+  Result r = run("--threads 1 train --data " + data + " --preset tiny --tokens-per-batch 2048 --warmup 2 "
+                 "--eval-every 0 --eval-batches 2 --log-every 1 --schedule time --max-time 2s --max-steps 100000 "
+                 "--out " + (test_dir() / "time.pt").string());
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("/0:00:02 elapsed"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("/100000"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("step 1  loss "), std::string::npos) << r.output;
+}
+
 TEST(CliTrain, TrainsLogsCheckpointsAndResumes) {
   const std::string data = write("train.fasta", protein_fasta(300));
   const std::string ckpt = (test_dir() / "model.pt").string(), log = (test_dir() / "log.jsonl").string();
