@@ -538,6 +538,29 @@ TEST(CliModel, EvaluatePrintsLossPerplexityAndAccuracy) {
   EXPECT_NE(r.output.find("\"perplexity\": "), std::string::npos);
 }
 
+// --draws K pools the targets of K mask draws: draw 0 is the single pass, and the pooled loss is the
+// target-weighted mean of the draws' losses.
+TEST(CliModel, EvaluateDrawsPoolTheTargetsOfSeveralMasks) {
+  const std::string model = tiny_checkpoint("mlm");
+  const std::string fasta = write("pool.fasta", protein_fasta(40));
+  Result one = run("--threads 1 evaluate " + model + " " + fasta + " --seed 3");
+  Result two = run("--threads 1 evaluate " + model + " " + fasta + " --seed 3 --draws 2");
+  ASSERT_EQ(one.code, 0) << one.output;
+  ASSERT_EQ(two.code, 0) << two.output;
+  EXPECT_EQ(one.output.find("\"draws\""), std::string::npos) << one.output;
+  const size_t list = two.output.find("\"draw_perplexities\": [");
+  ASSERT_NE(list, std::string::npos) << two.output;
+  const std::string rest = two.output.substr(two.output.find('[', list) + 1);
+  const double p0 = std::stod(rest), p1 = std::stod(rest.substr(rest.find(", ") + 2));
+  EXPECT_NEAR(p0, json_number(one.output, "perplexity"), 1e-4) << one.output << two.output;
+  EXPECT_NE(p0, p1) << "the second draw masks other positions: " << two.output;
+  const double t0 = json_number(one.output, "tokens"), t = json_number(two.output, "tokens");
+  EXPECT_GT(t, t0);
+  EXPECT_NEAR(json_number(two.output, "loss"), (t0 * std::log(p0) + (t - t0) * std::log(p1)) / t, 2e-5) << two.output;
+  EXPECT_EQ(json_number(two.output, "draws"), 2);
+  EXPECT_EQ(run("evaluate " + model + " " + fasta + " --draws 0").code, 2);  // a usage error, as CLI11's checks give
+}
+
 TEST(CliModel, MissingOrForeignModelsAreOneLineErrors) {
   const std::string fasta = write("x.fasta", kFasta);
   Result missing = run("score /no/model.pt " + fasta);
