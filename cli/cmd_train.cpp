@@ -213,7 +213,7 @@ void run_train(TrainArgs& a) {
             << ", " << config.layers << " layers, d " << config.d_model << ", " << config.heads << " heads, "
             << model->parameter_count() << " parameters; " << at::get_num_threads() << " threads, " << a.train.device
             << (a.recompute_features && core::is_favor(config.attention) ? ", features recomputed in the backward" : "")
-            << "\n";
+            << (a.train.optimizer == "muon" ? ", Muon + AdamW" : "") << "\n";
   core::Trainer trainer(model, a.train, train_source, valid_source);
   if (!a.resume.empty()) {
     trainer.resume(a.resume);
@@ -261,7 +261,12 @@ void setup_train(CLI::App& sub, const GlobalOptions& global) {
                  "pack sequences into windows of this many tokens instead of cropping (e.g. 8192)");
   sub.add_option("--tokens-per-batch", a->tokens_per_batch, "batch size in tokens (after padding)")->capture_default_str();
   sub.add_option("--lr", a->train.learning_rate, "peak learning rate")->capture_default_str();
-  sub.add_option("--weight-decay", a->train.weight_decay, "AdamW weight decay")->capture_default_str();
+  sub.add_option("--weight-decay", a->train.weight_decay, "decoupled weight decay")->capture_default_str();
+  sub.add_option("--optimizer", a->train.optimizer,
+                 "adamw, or muon: Muon (orthogonalised momentum) for the blocks' weight matrices, AdamW for "
+                 "embeddings, norms and biases, at one --lr")
+      ->check(CLI::IsMember({"adamw", "muon"}))->capture_default_str();
+  sub.add_option("--muon-momentum", a->train.muon_momentum, "Muon's Nesterov momentum")->capture_default_str();
   sub.add_option("--warmup", a->train.warmup_steps, "warm-up steps")->capture_default_str();
   sub.add_option("--max-steps", a->train.max_steps, "optimiser steps (the schedule's length)")->capture_default_str();
   sub.add_option("--max-time", a->max_time, "stop after this much training time: 90s, 30m, 2h");

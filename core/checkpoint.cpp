@@ -106,7 +106,11 @@ void load_optimizer(const std::string& path, torch::optim::Optimizer& optimizer,
   torch::serialize::InputArchive archive = open_archive(path, device);
   torch::serialize::InputArchive opt;
   if (!archive.try_read("optimizer", opt)) throw InputError("checkpoint '" + path + "' holds no optimiser state");
-  optimizer.load(opt);
+  try {
+    optimizer.load(opt);
+  } catch (const c10::Error&) {
+    throw InputError("checkpoint '" + path + "' holds the state of another optimiser (--optimizer)");
+  }
 }
 
 }  // namespace performer::core

@@ -1,7 +1,7 @@
 #pragma once
-// The training loop: AdamW with warmup + cosine decay, gradient clipping and accumulation, periodic
+// The training loop: AdamW (or Muon for the hidden matrices) with warmup + cosine decay, gradient clipping and accumulation, periodic
 // evaluation and checkpoints, exact resume. It reports through a callback and never prints.
-#include <torch/optim/adamw.h>
+#include <torch/optim/optimizer.h>
 
 #include <functional>
 #include <memory>
@@ -18,6 +18,10 @@ struct TrainOptions {
   double weight_decay = 0.01;    // AdamW decoupled weight decay
   double beta1 = 0.9;            // AdamW
   double beta2 = 0.98;           // AdamW
+  // adamw: AdamW for every parameter. muon: Muon (orthogonalised momentum, core/muon.h) for the blocks'
+  // weight matrices and AdamW for embeddings, LayerNorms and biases, at one learning rate.
+  std::string optimizer = "adamw";
+  double muon_momentum = 0.95;   // Muon's Nesterov momentum
   int64_t warmup_steps = 200;    // linear warm-up, then cosine decay to 0 at max_steps
   int64_t max_steps = 10000;     // optimiser steps (the schedule's length)
   double max_seconds = 0;        // stop this run after so much training time; 0: no limit
@@ -91,7 +95,8 @@ class Trainer {
   TrainOptions options_;
   BatchSourceFactory train_, valid_;
   torch::Device device_;
-  std::unique_ptr<torch::optim::AdamW> optimizer_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;
+  std::function<void(double)> set_learning_rate_;
   TrainState state_;
 };
 

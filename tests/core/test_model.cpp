@@ -10,6 +10,7 @@
 #include "core/errors.h"
 #include "core/memory.h"
 #include "core/model.h"
+#include "core/muon.h"
 #include "core/trainer.h"
 #include "tests/core/reference.h"
 
@@ -251,32 +252,43 @@ TEST(Model, OverfitsAHandfulOfSequences) {
 }
 
 TEST(Model, ResumedRunGivesTheSameLossesAsAnUninterruptedOne) {
-  const std::string path = temp("resume.pt");
-  auto factory = [](int64_t epoch) { return std::make_unique<CountedSource>(false, 10 + epoch, 7); };
-  // 20 steps cross two epoch boundaries (7 batches an epoch) and projection redraws (every 5 steps).
-  ProteinLM straight_model(tiny("mlm", AttentionKind::favor_softmax));
-  Trainer straight(straight_model, quick(20), factory, nullptr);
-  const auto expected = losses_of(straight);
-  ASSERT_EQ(expected.size(), 20u);
+  for (const char* optimizer : {"adamw", "muon"}) {
+    const std::string path = temp(std::string("resume-") + optimizer + ".pt");
+    auto factory = [](int64_t epoch) { return std::make_unique<CountedSource>(false, 10 + epoch, 7); };
+    auto options = [&](int64_t stop_at, const std::string& checkpoint) {
+      TrainOptions o = quick(20);
+      o.optimizer = optimizer;
+      o.stop_at_step = stop_at;
+      o.checkpoint = checkpoint;
+      return o;
+    };
+    // 20 steps cross two epoch boundaries (7 batches an epoch) and projection redraws (every 5 steps).
+    ProteinLM straight_model(tiny("mlm", AttentionKind::favor_softmax));
+    Trainer straight(straight_model, options(0, ""), factory, nullptr);
+    const auto expected = losses_of(straight);
+    ASSERT_EQ(expected.size(), 20u);
 
-  TrainOptions first = quick(20);
-  first.stop_at_step = 12;
-  first.checkpoint = path;
-  ProteinLM m1(tiny("mlm", AttentionKind::favor_softmax));
-  Trainer part1(m1, first, factory, nullptr);
-  auto got = losses_of(part1);
-  ASSERT_EQ(got.size(), 12u);
+    ProteinLM m1(tiny("mlm", AttentionKind::favor_softmax));
+    Trainer part1(m1, options(12, path), factory, nullptr);
+    auto got = losses_of(part1);
+    ASSERT_EQ(got.size(), 12u);
 
-  TrainOptions second = quick(20);
-  second.checkpoint = path;
-  ProteinLM m2(load_checkpoint(path).config);  // fresh weights: all state must come from the file
-  Trainer part2(m2, second, factory, nullptr);
-  part2.resume(path);
-  EXPECT_EQ(part2.state().step, 12);
-  auto rest = losses_of(part2);
-  got.insert(got.end(), rest.begin(), rest.end());
-  ASSERT_EQ(got.size(), 20u);
-  for (size_t i = 0; i < 20; ++i) EXPECT_NEAR(got[i], expected[i], 1e-5) << "step " << i + 1;
+    ProteinLM m2(load_checkpoint(path).config);  // fresh weights: all state must come from the file
+    Trainer part2(m2, options(0, path), factory, nullptr);
+    part2.resume(path);
+    EXPECT_EQ(part2.state().step, 12);
+    auto rest = losses_of(part2);
+    got.insert(got.end(), rest.begin(), rest.end());
+    ASSERT_EQ(got.size(), 20u);
+    for (size_t i = 0; i < 20; ++i) EXPECT_NEAR(got[i], expected[i], 1e-5) << optimizer << ", step " << i + 1;
+
+    // The other optimiser cannot continue this run.
+    ProteinLM m3(load_checkpoint(path).config);
+    TrainOptions other = options(0, "");
+    other.optimizer = std::string(optimizer) == "muon" ? "adamw" : "muon";
+    Trainer wrong(m3, other, factory, nullptr);
+    EXPECT_THROW(wrong.resume(path), InputError) << optimizer;
+  }
 }
 
 TEST(Model, CheckpointRoundTripGivesTheSameLogits) {
@@ -399,4 +411,84 @@ TEST(Model, ScheduleByTimeEndsAtZeroAndCountsTheTimeBeforeAResume) {
   resumed.run([&](const TrainEvent& e) { steps += e.kind == TrainEvent::Kind::step; });
   EXPECT_EQ(steps, 0);
   EXPECT_EQ(resumed.state().step, done.step);
+}
+
+namespace {
+
+// Cosine similarity of two tensors as flat vectors.
+double cosine(const at::Tensor& a, const at::Tensor& b) {
+  return (a * b).sum().item<double>() / (a.norm() * b.norm()).item<double>();
+}
+
+}  // namespace
+
+TEST(Muon, OrthogonalizeApproximatesThePolarFactor) {
+  torch::manual_seed(3);
+  for (auto shape : std::vector<std::vector<int64_t>>{{24, 64}, {64, 24}, {3, 16, 16}}) {
+    const at::Tensor g = torch::randn(shape, torch::kDouble);
+    const at::Tensor o = orthogonalize(g);
+    ASSERT_EQ(o.sizes(), g.sizes());
+    EXPECT_EQ(o.scalar_type(), torch::kDouble);
+    // Independent reference: U V^T from the SVD.
+    auto [u, sv, vh] = at::linalg_svd(g, /*full_matrices=*/false);
+    const at::Tensor polar = at::matmul(u, vh);
+    EXPECT_GT(cosine(o, polar), 0.97) << g.sizes();
+    const at::Tensor s = at::linalg_svdvals(o);
+    EXPECT_GT(s.min().item<double>(), 0.6) << g.sizes();
+    EXPECT_LT(s.max().item<double>(), 1.25) << g.sizes();
+  }
+  // Scale does not matter: the first step divides by the norm.
+  const at::Tensor g = torch::randn({8, 12});
+  EXPECT_TRUE(torch::allclose(orthogonalize(g), orthogonalize(1000 * g), 1e-4, 1e-5));
+}
+
+TEST(Muon, StepsAreOrthogonalisedNesterovMomentumAndAdamWForTheRest) {
+  torch::manual_seed(4);
+  at::Tensor w = torch::randn({6, 4}).requires_grad_();  // three blocks of [2, 4]
+  at::Tensor v = torch::randn({5}).requires_grad_();     // AdamW half
+  const at::Tensor w0 = w.detach().clone(), v0 = v.detach().clone();
+  MuonOptions o;
+  o.learning_rate = 0.1;
+  o.weight_decay = 0.01;
+  o.momentum = 0.9;
+  Muon muon({{w, 3}}, {v}, o);
+  const at::Tensor g1 = torch::randn({6, 4}), g2 = torch::randn({6, 4}), h1 = torch::randn({5});
+  w.mutable_grad() = g1.clone();
+  v.mutable_grad() = h1.clone();
+  muon.step();
+  // Muon: blocks orthogonalised separately, update RMS 0.2 * sqrt(4) per unit rate, decoupled decay.
+  auto expected_update = [](const at::Tensor& d) { return orthogonalize(d.view({3, 2, 4})).view({6, 4}) * 0.2 * 2.0; };
+  const at::Tensor d1 = g1 + 0.9 * g1;  // Nesterov on an empty buffer
+  const at::Tensor w1 = w0 * (1 - 0.1 * 0.01) - 0.1 * expected_update(d1);
+  EXPECT_TRUE(torch::allclose(w.detach(), w1, 1e-5, 1e-6));
+  // AdamW's first step moves each entry by lr * sign(gradient) (bias-corrected moments), after decay.
+  EXPECT_TRUE(torch::allclose(v.detach(), v0 * (1 - 0.1 * 0.01) - 0.1 * h1.sign(), 1e-4, 1e-5));
+  // Second step: buffer = 0.9 g1 + g2, direction g2 + 0.9 buffer; the rate follows set_learning_rate.
+  muon.set_learning_rate(0.05);
+  w.mutable_grad() = g2.clone();
+  v.mutable_grad() = torch::zeros({5});
+  muon.step();
+  const at::Tensor d2 = g2 + 0.9 * (0.9 * g1 + g2);
+  const at::Tensor w2 = w1 * (1 - 0.05 * 0.01) - 0.05 * expected_update(d2);
+  EXPECT_TRUE(torch::allclose(w.detach(), w2, 1e-5, 1e-6));
+  // Blocks are orthogonalised separately: each [2, 4] block of the update has orthonormal-ish rows.
+  const at::Tensor block = expected_update(d2).view({3, 2, 4})[1] / 0.4;
+  const at::Tensor gram = at::matmul(block, block.t());
+  EXPECT_LT((gram - torch::eye(2)).abs().max().item<double>(), 0.5);
+  EXPECT_THROW(Muon({{torch::randn({5, 4}), 3}}, {}, o), ConfigError);  // 5 rows into 3 blocks
+}
+
+TEST(Muon, TrainsAModelAndRejectsUnknownOptimisers) {
+  ProteinLM model(tiny("ar", AttentionKind::favor_relu, 0));
+  TrainOptions o = quick(150);
+  o.optimizer = "muon";
+  o.learning_rate = 1e-2;
+  Trainer trainer(model, o, [](int64_t) { return std::make_unique<ToySource>(true, 1); }, nullptr);
+  auto losses = losses_of(trainer);
+  EXPECT_GT(losses.front(), 2.5);
+  EXPECT_LT(losses.back(), 1.0) << losses.back();
+  o.optimizer = "sgd";
+  ProteinLM other(tiny("ar", AttentionKind::favor_relu, 0));
+  EXPECT_THROW(Trainer(other, o, [](int64_t) { return std::make_unique<ToySource>(true, 1); }, nullptr),
+               ConfigError);
 }
