@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "core/errors.h"
+#include "core/muon.h"
 
 namespace performer::core {
 namespace {
@@ -106,6 +107,11 @@ void load_optimizer(const std::string& path, torch::optim::Optimizer& optimizer,
   torch::serialize::InputArchive archive = open_archive(path, device);
   torch::serialize::InputArchive opt;
   if (!archive.try_read("optimizer", opt)) throw InputError("checkpoint '" + path + "' holds no optimiser state");
+  // Tell the optimisers apart before loading: AdamW would warn about an "old format" before failing.
+  at::Tensor muon_matrices;
+  if (opt.try_read("muon/matrices", muon_matrices) != (dynamic_cast<Muon*>(&optimizer) != nullptr)) {
+    throw InputError("checkpoint '" + path + "' holds the state of another optimiser (--optimizer)");
+  }
   try {
     optimizer.load(opt);
   } catch (const c10::Error&) {

@@ -329,6 +329,31 @@ TEST(CliTrain, TrainsLogsCheckpointsAndResumes) {
   EXPECT_NE(transfer.output.find("eval step 2: valid loss"), std::string::npos) << transfer.output;
 }
 
+TEST(CliTrain, MuonTrainsResumesAndRefusesTheOtherOptimisersCheckpoint) {
+  const std::string data = write("train-muon.fasta", protein_fasta(300));
+  const std::string ckpt = (test_dir() / "muon.pt").string();
+  const std::string common = "--threads 1 train --data " + data + " --preset tiny --tokens-per-batch 2048 "
+                             "--warmup 2 --eval-every 0 --eval-batches 2 --log-every 1 --lr 3e-3 --out " + ckpt;
+  Result r = run(common + " --optimizer muon --max-steps 4");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find(", Muon + AdamW"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("step 4/4"), std::string::npos) << r.output;
+  Result more = run(common + " --optimizer muon --max-steps 6 --resume " + ckpt);
+  ASSERT_EQ(more.code, 0) << more.output;
+  EXPECT_NE(more.output.find("resumed at step 4"), std::string::npos) << more.output;
+  EXPECT_NE(more.output.find("step 6/6"), std::string::npos) << more.output;
+  const auto before = std::filesystem::file_size(ckpt);
+  Result wrong = run(common + " --optimizer adamw --max-steps 8 --resume " + ckpt);
+  EXPECT_EQ(wrong.code, 1);
+  EXPECT_EQ(wrong.output.rfind("model: ", 0), 0u) << wrong.output;
+  EXPECT_NE(wrong.output.find("\nerror: checkpoint '" + ckpt + "' holds the state of another optimiser (--optimizer)\n"),
+            std::string::npos) << wrong.output;
+  EXPECT_EQ(std::count(wrong.output.begin(), wrong.output.end(), '\n'), 2) << wrong.output;  // model line, error
+  EXPECT_EQ(std::filesystem::file_size(ckpt), before);
+  Result usage = run(common + " --optimizer sgd --max-steps 1");
+  EXPECT_EQ(usage.code, 2) << usage.output;
+}
+
 TEST(CliTrain, BadSettingsAreOneLineErrors) {
   const std::string data = write("train.fasta", protein_fasta(20));
   Result kind = run("train --data " + data + " --attention magic --max-steps 1");
