@@ -115,7 +115,7 @@ void load_optimizer(const std::string& path, torch::optim::Optimizer& optimizer,
   try {
     optimizer.load(opt);
   } catch (const c10::Error&) {
-    throw InputError("checkpoint '" + path + "' holds the state of another optimiser (--optimizer)");
+    throw InputError("checkpoint '" + path + "' holds optimiser state that does not fit this model");
   }
 }
 

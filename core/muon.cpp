@@ -41,14 +41,13 @@ std::vector<at::Tensor> all_parameters(const std::vector<MuonMatrix>& matrices, 
 
 }  // namespace
 
-// The base class holds every parameter in one group, so zero_grad() and parameters() cover both halves;
-// its options are not used for updates.
+// The base class holds every parameter in one group, so zero_grad() and parameters() cover both halves,
+// and its options hold the learning rate that step() gives both.
 Muon::Muon(std::vector<MuonMatrix> matrices, std::vector<at::Tensor> others, MuonOptions options)
     : torch::optim::Optimizer({torch::optim::OptimizerParamGroup(all_parameters(matrices, others))},
                               std::make_unique<torch::optim::AdamWOptions>(options.learning_rate)),
       matrices_(std::move(matrices)),
-      options_(options),
-      lr_(options.learning_rate) {
+      options_(options) {
   for (const auto& m : matrices_) {
     require_config(m.parameter.dim() == 2, "Muon takes matrices only");
     require_config(m.blocks > 0 && m.parameter.size(0) % m.blocks == 0,
@@ -60,11 +59,6 @@ Muon::Muon(std::vector<MuonMatrix> matrices, std::vector<at::Tensor> others, Muo
                                                              .weight_decay(options.weight_decay));
 }
 
-void Muon::set_learning_rate(double lr) {
-  lr_ = lr;
-  for (auto& group : adamw_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-}
-
 at::Tensor Muon::step(LossClosure closure) {
   at::Tensor loss;
   if (closure) {
@@ -72,6 +66,8 @@ at::Tensor Muon::step(LossClosure closure) {
     loss = closure();
   }
   torch::NoGradGuard no_grad;
+  const double lr = static_cast<torch::optim::AdamWOptions&>(param_groups().front().options()).lr();
+  for (auto& group : adamw_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
   for (size_t i = 0; i < matrices_.size(); ++i) {
     at::Tensor p = matrices_[i].parameter;
     if (!p.grad().defined()) continue;
@@ -82,8 +78,8 @@ at::Tensor Muon::step(LossClosure closure) {
     const int64_t blocks = matrices_[i].blocks, rows = p.size(0) / blocks, cols = p.size(1);
     const at::Tensor update = orthogonalize(direction.view({blocks, rows, cols}), options_.ns_steps);
     const double scale = options_.rms * std::sqrt(static_cast<double>(std::max(rows, cols)));
-    p.mul_(1.0 - lr_ * options_.weight_decay);
-    p.add_(update.view_as(p), -lr_ * scale);
+    p.mul_(1.0 - lr * options_.weight_decay);
+    p.add_(update.view_as(p), -lr * scale);
   }
   adamw_->step();
   return loss;

@@ -36,8 +36,8 @@ class Muon : public torch::optim::Optimizer {
  public:
   Muon(std::vector<MuonMatrix> matrices, std::vector<at::Tensor> others, MuonOptions options);
 
+  // The rate of both halves is the base class's group rate (AdamWOptions), set as for AdamW itself.
   at::Tensor step(LossClosure closure = nullptr) override;
-  void set_learning_rate(double lr);
   // State: the momentum buffers and the AdamW half's state, in one archive that AdamW cannot read.
   void save(torch::serialize::OutputArchive& archive) const override;
   void load(torch::serialize::InputArchive& archive) override;
@@ -47,7 +47,6 @@ class Muon : public torch::optim::Optimizer {
   std::vector<at::Tensor> momentum_;
   std::unique_ptr<torch::optim::AdamW> adamw_;
   MuonOptions options_;
-  double lr_;
 };
 
 }  // namespace performer::core

@@ -69,24 +69,18 @@ Trainer::Trainer(ProteinLM model, TrainOptions options, BatchSourceFactory train
     attention->options.redraw_interval(model_->config.redraw_interval * options_.accumulation);
   }
   if (options_.optimizer == "adamw") {
-    auto adamw = std::make_unique<torch::optim::AdamW>(
+    optimizer_ = std::make_unique<torch::optim::AdamW>(
         model_->parameters(), torch::optim::AdamWOptions(options_.learning_rate)
                                   .betas({options_.beta1, options_.beta2})
                                   .weight_decay(options_.weight_decay));
-    set_learning_rate_ = [opt = adamw.get()](double lr) {
-      for (auto& group : opt->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
-    };
-    optimizer_ = std::move(adamw);
   } else if (options_.optimizer == "muon") {
     // The blocks' weight matrices take Muon; the fused q/k/v projection is three matrices.
     std::vector<MuonMatrix> matrices;
     std::vector<at::Tensor> others;
     for (const auto& p : model_->named_parameters()) {
       const std::string& name = p.key();
-      const bool in_block = name.rfind("blocks.", 0) == 0;
-      if (in_block && p.value().dim() == 2) {
-        const bool fused = name.size() >= 14 && name.compare(name.size() - 14, 14, "in_proj.weight") == 0;
-        matrices.push_back({p.value(), fused ? 3 : 1});
+      if (name.starts_with("blocks.") && p.value().dim() == 2) {
+        matrices.push_back({p.value(), name.ends_with("in_proj.weight") ? 3 : 1});
       } else {
         others.push_back(p.value());
       }
@@ -97,9 +91,7 @@ Trainer::Trainer(ProteinLM model, TrainOptions options, BatchSourceFactory train
     m.weight_decay = options_.weight_decay;
     m.beta1 = options_.beta1;
     m.beta2 = options_.beta2;
-    auto muon = std::make_unique<Muon>(std::move(matrices), std::move(others), m);
-    set_learning_rate_ = [opt = muon.get()](double lr) { opt->set_learning_rate(lr); };
-    optimizer_ = std::move(muon);
+    optimizer_ = std::make_unique<Muon>(std::move(matrices), std::move(others), m);
   } else {
     throw ConfigError("unknown optimizer '" + options_.optimizer + "' (adamw or muon)");
   }
@@ -178,7 +170,9 @@ TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) 
     if (options_.max_seconds > 0 && (options_.schedule_by_time ? seconds : elapsed()) >= options_.max_seconds) break;
     if (options_.stop_at_step > 0 && state_.step >= options_.stop_at_step) break;
     const double lr = learning_rate_at(options_, state_.step, seconds);
-    set_learning_rate_(lr);
+    for (auto& group : optimizer_->param_groups()) {
+      static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+    }
     optimizer_->zero_grad();
     // Accumulated batches are weighted by their labelled tokens, so the step is the mean over tokens.
     std::vector<TokenBatch> micro(options_.accumulation);

@@ -1,6 +1,6 @@
 #pragma once
-// The training loop: AdamW (or Muon for the hidden matrices) with warmup + cosine decay, gradient clipping and accumulation, periodic
-// evaluation and checkpoints, exact resume. It reports through a callback and never prints.
+// The training loop: AdamW (or Muon for the hidden matrices) with warmup + cosine decay, gradient
+// clipping and accumulation, periodic evaluation and checkpoints, exact resume. It reports through a callback and never prints.
 #include <torch/optim/optimizer.h>
 
 #include <functional>
@@ -95,8 +95,7 @@ class Trainer {
   TrainOptions options_;
   BatchSourceFactory train_, valid_;
   torch::Device device_;
-  std::unique_ptr<torch::optim::Optimizer> optimizer_;
-  std::function<void(double)> set_learning_rate_;
+  std::unique_ptr<torch::optim::Optimizer> optimizer_;  // AdamW or Muon: both take their rate as AdamWOptions
   TrainState state_;
 };
 

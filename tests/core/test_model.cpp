@@ -463,8 +463,8 @@ TEST(Muon, StepsAreOrthogonalisedNesterovMomentumAndAdamWForTheRest) {
   EXPECT_TRUE(torch::allclose(w.detach(), w1, 1e-5, 1e-6));
   // AdamW's first step moves each entry by lr * sign(gradient) (bias-corrected moments), after decay.
   EXPECT_TRUE(torch::allclose(v.detach(), v0 * (1 - 0.1 * 0.01) - 0.1 * h1.sign(), 1e-4, 1e-5));
-  // Second step: buffer = 0.9 g1 + g2, direction g2 + 0.9 buffer; the rate follows set_learning_rate.
-  muon.set_learning_rate(0.05);
+  // Second step: buffer = 0.9 g1 + g2, direction g2 + 0.9 buffer; the rate is the group's, as for AdamW.
+  static_cast<torch::optim::AdamWOptions&>(muon.param_groups().front().options()).lr(0.05);
   w.mutable_grad() = g2.clone();
   v.mutable_grad() = torch::zeros({5});
   muon.step();
