@@ -17,6 +17,8 @@ void ModelConfig::validate() const {
   require_config(layers > 0 && d_model > 0 && heads > 0 && d_ff > 0, "layers, d_model, heads and d_ff must be positive");
   require_config(d_model % heads == 0, "d_model " + std::to_string(d_model) + " is not divisible by heads " +
                                            std::to_string(heads));
+  require_config(activation == "gelu" || activation == "relu2",
+                 "activation must be gelu or relu2, got '" + activation + "'");
   require_config(positions == "rotary" || positions == "learned",
                  "positions must be rotary or learned, got '" + positions + "'");
   require_config(positions != "rotary" || (d_model / heads) % 2 == 0, "rotary positions need an even head dimension");
@@ -36,6 +38,7 @@ std::string ModelConfig::to_json() const {
   j.set("d_model", d_model);
   j.set("heads", heads);
   j.set("d_ff", d_ff);
+  j.set("activation", activation);
   j.set("max_length", max_length);
   j.set("positions", positions);
   j.set("attention", to_string(attention));
@@ -59,6 +62,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
   c.d_model = j.get_int("d_model", c.d_model);
   c.heads = j.get_int("heads", c.heads);
   c.d_ff = j.get_int("d_ff", c.d_ff);
+  c.activation = j.get_string("activation", c.activation);  // absent in older checkpoints: gelu
   c.max_length = j.get_int("max_length", c.max_length);
   c.positions = j.get_string("positions", c.positions);
   c.attention = parse_attention_kind(j.get_string("attention", to_string(c.attention)));
@@ -131,7 +135,10 @@ at::Tensor TransformerBlockImpl::attend(const at::Tensor& x, const at::Tensor& p
 at::Tensor TransformerBlockImpl::feed_forward(const at::Tensor& x) {
   namespace F = torch::nn::functional;
   const auto drop = F::DropoutFuncOptions().p(config.dropout).training(is_training());
-  return x + F::dropout(ff_out->forward(F::gelu(ff_in->forward(norm2->forward(x)))), drop);
+  at::Tensor h = ff_in->forward(norm2->forward(x));
+  // relu2: the squared ReLU of Primer (So et al. 2021), cheaper than gelu on a CPU.
+  h = config.activation == "relu2" ? at::relu(h).square() : F::gelu(h);
+  return x + F::dropout(ff_out->forward(h), drop);
 }
 
 at::Tensor TransformerBlockImpl::forward(const at::Tensor& x, const at::Tensor& padding) {

@@ -24,6 +24,7 @@ struct ModelConfig {
   int64_t d_model = 256;                   // width
   int64_t heads = 4;                       // attention heads (d_model / heads per head)
   int64_t d_ff = 1024;                     // feed-forward width
+  std::string activation = "gelu";         // feed-forward nonlinearity: gelu or relu2 (max(x, 0)^2)
   int64_t max_length = 1024;               // training length in tokens (learned positions: the limit)
   std::string positions = "rotary";        // rotary (no length limit) or learned (absolute, <= max_length)
   AttentionKind attention = AttentionKind::exact;  // attention in every block

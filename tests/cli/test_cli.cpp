@@ -329,18 +329,20 @@ TEST(CliTrain, TrainsLogsCheckpointsAndResumes) {
   EXPECT_NE(transfer.output.find("eval step 2: valid loss"), std::string::npos) << transfer.output;
 }
 
-TEST(CliTrain, MuonTrainsResumesAndRefusesTheOtherOptimisersCheckpoint) {
+TEST(CliTrain, MuonAndSquaredReluTrainResumeAndRefuseTheOtherOptimisersCheckpoint) {
   const std::string data = write("train-muon.fasta", protein_fasta(300));
   const std::string ckpt = (test_dir() / "muon.pt").string();
   const std::string common = "--threads 1 train --data " + data + " --preset tiny --tokens-per-batch 2048 "
                              "--warmup 2 --eval-every 0 --eval-batches 2 --log-every 1 --lr 3e-3 --out " + ckpt;
-  Result r = run(common + " --optimizer muon --max-steps 4");
+  Result r = run(common + " --optimizer muon --activation relu2 --max-steps 4");
   ASSERT_EQ(r.code, 0) << r.output;
   EXPECT_NE(r.output.find(", Muon + AdamW"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find(" heads, relu2, "), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("step 4/4"), std::string::npos) << r.output;
   Result more = run(common + " --optimizer muon --max-steps 6 --resume " + ckpt);
   ASSERT_EQ(more.code, 0) << more.output;
   EXPECT_NE(more.output.find("resumed at step 4"), std::string::npos) << more.output;
+  EXPECT_NE(more.output.find(" heads, relu2, "), std::string::npos) << more.output;  // from the checkpoint
   EXPECT_NE(more.output.find("step 6/6"), std::string::npos) << more.output;
   const auto before = std::filesystem::file_size(ckpt);
   Result wrong = run(common + " --optimizer adamw --max-steps 8 --resume " + ckpt);
@@ -352,6 +354,8 @@ TEST(CliTrain, MuonTrainsResumesAndRefusesTheOtherOptimisersCheckpoint) {
   EXPECT_EQ(std::filesystem::file_size(ckpt), before);
   Result usage = run(common + " --optimizer sgd --max-steps 1");
   EXPECT_EQ(usage.code, 2) << usage.output;
+  Result activation = run(common + " --activation swish --max-steps 1");
+  EXPECT_EQ(activation.code, 2) << activation.output;
 }
 
 TEST(CliTrain, BadSettingsAreOneLineErrors) {

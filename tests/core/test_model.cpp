@@ -135,6 +135,33 @@ TEST(Model, PresetsAndConfigErrors) {
   EXPECT_TRUE(back.causal());
 }
 
+TEST(Model, FeedForwardActivationIsGeluOrSquaredRelu) {
+  ModelConfig c = tiny("mlm", AttentionKind::exact);
+  EXPECT_EQ(c.activation, "gelu");
+  EXPECT_EQ(ModelConfig::from_json("{\"layers\": 2}").activation, "gelu");  // checkpoints before the option
+  c.activation = "relu2";
+  EXPECT_EQ(ModelConfig::from_json(c.to_json()).activation, "relu2");
+  torch::manual_seed(3);
+  TransformerBlock block(c, 0);
+  const at::Tensor x = torch::randn({5, c.d_model});
+  // x + W2 max(W1 LN(x) + b1, 0)^2 + b2, computed here without the block's code path.
+  const at::Tensor n = at::layer_norm(x, {c.d_model}, block->norm2->weight, block->norm2->bias);
+  const at::Tensor pre = at::matmul(n, block->ff_in->weight.t()) + block->ff_in->bias;
+  const at::Tensor squared = at::where(pre > 0, pre * pre, torch::zeros_like(pre));
+  const at::Tensor expected = x + at::matmul(squared, block->ff_out->weight.t()) + block->ff_out->bias;
+  EXPECT_TRUE(torch::allclose(block->feed_forward(x), expected, 1e-5, 1e-5));
+  c.activation = "gelu";  // same parameters (same seed), the exact gelu 0.5 p (1 + erf(p / sqrt 2))
+  torch::manual_seed(3);
+  TransformerBlock gelu_block(c, 0);
+  ASSERT_TRUE(torch::equal(gelu_block->ff_in->weight, block->ff_in->weight));
+  const at::Tensor gelu = 0.5 * pre * (1 + torch::erf(pre / std::sqrt(2.0)));
+  EXPECT_TRUE(torch::allclose(gelu_block->feed_forward(x),
+                              x + at::matmul(gelu, block->ff_out->weight.t()) + block->ff_out->bias, 1e-5, 1e-5));
+  c.activation = "swish";
+  EXPECT_THROW(ProteinLM{c}, ConfigError);
+  EXPECT_THROW(ModelConfig::from_json("{\"activation\": \"relu\"}"), ConfigError);
+}
+
 TEST(Model, RotaryMakesScoresDependOnRelativePositionOnly) {
   at::Tensor q = torch::randn({1, 1, 1, 8}).expand({1, 1, 40, 8}).contiguous();
   at::Tensor k = torch::randn({1, 1, 1, 8}).expand({1, 1, 40, 8}).contiguous();
