@@ -127,7 +127,7 @@ void run_model(ModelArgs& args) {
   for (const auto& k : args.kinds) args.config.kinds.push_back(core::parse_attention_kind(k));
   const int64_t features = args.config.features > 0 ? args.config.features : core::preset_config(args.config.preset).features;
   std::cerr << "bench model: preset " << args.config.preset << ", features " << features << ", batch "
-            << args.config.batch << ", threads "
+            << args.config.batch << ", " << args.config.precision << " products, threads "
             << at::get_num_threads() << ", device " << args.config.device << "\n";
   Table table;
   table.header = {"kind", "objective", "length", "step_ms", "tokens_per_s", "peak_mib", "vs_dummy", "vs_exact", "runs", "note"};
@@ -214,6 +214,8 @@ void setup_bench(CLI::App& sub, const GlobalOptions& global) {
   mod->add_option("--max-memory", m.config.max_memory_gib, "skip cases estimated above this many GiB")->capture_default_str();
   mod->add_flag("--recompute-features{false}", m.config.keep_features,
                 "favor kinds: recompute the features in the backward instead of keeping them");
+  mod->add_option("--precision", m.config.precision, "products of the dense layers: fp32, or bf16 (mixed precision)")
+      ->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
   mod->add_option("--device", m.config.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   mod->add_option("--csv", m.csv, "CSV output file ('' for none)")->capture_default_str();
   mod->callback([model_args, &global] {

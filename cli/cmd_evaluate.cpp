@@ -12,13 +12,14 @@ namespace performer::cli {
 namespace {
 
 struct EvaluateArgs {
-  std::string model, fasta, unknown = "x", device = "cpu";
+  std::string model, fasta, unknown = "x", device = "cpu", precision;
   int64_t max_length = 0, tokens_per_batch = 16384, draws = 1;
   uint64_t seed = 0;
 };
 
 void run_evaluate(const EvaluateArgs& a) {
   core::Checkpoint c = load_model(a.model, a.device);
+  if (!a.precision.empty()) c.model->set_precision(a.precision);
   bio::ReadOptions read;
   read.unknown = bio::parse_unknown_policy(a.unknown);
   bio::LoaderOptions loader;
@@ -46,9 +47,10 @@ void run_evaluate(const EvaluateArgs& a) {
   }
   const double loss = tokens > 0 ? loss_sum / static_cast<double>(tokens) : 0;
   std::printf("{\"model\": \"%s\", \"data\": \"%s\", \"objective\": \"%s\", \"sequences\": %llu, \"tokens\": %lld, "
-              "\"loss\": %.6f, \"perplexity\": %.4f, \"accuracy\": %.5f",
+              "\"loss\": %.6f, \"perplexity\": %.4f, \"accuracy\": %.5f, \"precision\": \"%s\"",
               a.model.c_str(), a.fasta.c_str(), c.config.objective.c_str(), sequences, static_cast<long long>(tokens),
-              loss, std::exp(loss), tokens > 0 ? correct / static_cast<double>(tokens) : 0.0);
+              loss, std::exp(loss), tokens > 0 ? correct / static_cast<double>(tokens) : 0.0,
+              c.model->config.precision.c_str());
   if (a.draws > 1) std::printf(", \"draws\": %lld, \"draw_perplexities\": [%s]", static_cast<long long>(a.draws), per_draw.c_str());
   std::printf("}\n");
 }
@@ -66,6 +68,8 @@ void setup_evaluate(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--seed", a->seed, "seed of crops and masks")->capture_default_str();
   sub.add_option("--draws", a->draws, "passes with other masks and crops, their targets pooled")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  sub.add_option("--precision", a->precision, "products of the dense layers: fp32 or bf16 (default: the model's)")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   sub.add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   sub.footer("Masked models are evaluated on 15% masked residues (seeded), autoregressive ones on every next token,\n"
              "as in training. With --draws K, K passes draw other masks (and crops of long sequences) and pool\n"

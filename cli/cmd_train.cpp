@@ -21,7 +21,7 @@ namespace {
 
 struct TrainArgs {
   std::string data, valid, out = "model.pt", log, resume, init_from;
-  std::string preset = "small", objective = "mlm", attention = "favor_relu", positions, projection, activation;
+  std::string preset = "small", objective = "mlm", attention = "favor_relu", positions, projection, activation, precision;
   int64_t layers = 0, d_model = 0, heads = 0, d_ff = 0, features = 0, max_length = 0;
   int64_t redraw_interval = -1, concat_length = 0, tokens_per_batch = 16384;
   std::string max_time, schedule = "steps";
@@ -61,6 +61,7 @@ core::ModelConfig model_config(const TrainArgs& a) {
   if (a.heads) c.heads = a.heads;
   if (a.d_ff) c.d_ff = a.d_ff;
   if (!a.activation.empty()) c.activation = a.activation;
+  if (!a.precision.empty()) c.precision = a.precision;
   if (a.features) c.features = a.features;
   if (a.max_length) c.max_length = a.max_length;
   if (a.concat_length) c.max_length = a.concat_length;
@@ -173,6 +174,7 @@ void run_train(TrainArgs& a) {
     config = from.config;
     model = from.model;
     model->set_attention(core::parse_attention_kind(a.attention));
+    if (!a.precision.empty()) model->set_precision(a.precision);
     config = model->config;
     a.train.eval_at_start = true;  // the recovery curve starts at step 0
   } else {
@@ -212,7 +214,8 @@ void run_train(TrainArgs& a) {
 
   std::cerr << "model: " << config.preset << " preset, " << config.objective << ", " << core::to_string(config.attention)
             << ", " << config.layers << " layers, d " << config.d_model << ", " << config.heads << " heads, "
-            << (config.activation == "gelu" ? "" : config.activation + ", ") << model->parameter_count() << " parameters; " << at::get_num_threads() << " threads, " << a.train.device
+            << (config.activation == "gelu" ? "" : config.activation + ", ")
+            << (config.precision == "fp32" ? "" : config.precision + " products, ") << model->parameter_count() << " parameters; " << at::get_num_threads() << " threads, " << a.train.device
             << (a.recompute_features && core::is_favor(config.attention) ? ", features recomputed in the backward" : "")
             << (a.train.optimizer == "muon" ? ", Muon + AdamW" : "") << "\n";
   core::Trainer trainer(model, a.train, train_source, valid_source);
@@ -253,6 +256,10 @@ void setup_train(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--d-ff", a->d_ff, "override the preset's feed-forward width");
   sub.add_option("--activation", a->activation, "feed-forward nonlinearity: gelu (the presets') or relu2 (squared ReLU)")
       ->check(CLI::IsMember({"gelu", "relu2"}));
+  sub.add_option("--precision", a->precision,
+                 "fp32 (default), or bf16: mixed precision, the dense layers' products in bfloat16 (weights, "
+                 "norms, FAVOR features and loss in fp32); kept in the checkpoint")
+      ->check(CLI::IsMember({"fp32", "bf16"}));
   sub.add_option("--features", a->features, "random features m (favor kinds)");
   sub.add_option("--projection", a->projection, "orthogonal, iid or identity");
   sub.add_flag("--recompute-features", a->recompute_features,

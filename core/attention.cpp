@@ -63,7 +63,10 @@ at::Tensor masked_scores(const at::Tensor& q, const at::Tensor& k, const Attenti
 // The plain three-op reference: scores -> softmax -> weighted sum.
 at::Tensor exact_attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                            const AttentionOptions& options, const at::Tensor& key_padding_mask) {
-  return at::matmul(at::softmax(masked_scores(q, k, options, key_padding_mask), -1), v);
+  at::Tensor scores = masked_scores(q, k, options, key_padding_mask);
+  // bf16/fp16 scores (mixed precision): the softmax runs in float, the weighted sum in the input type.
+  const bool reduced = scores.scalar_type() == at::kBFloat16 || scores.scalar_type() == at::kHalf;
+  return at::matmul(reduced ? at::softmax(scores, -1, at::kFloat).to(v.scalar_type()) : at::softmax(scores, -1), v);
 }
 
 }  // namespace

@@ -38,6 +38,10 @@ struct AttentionOptions {
   // favor_softmax / favor_relu: keep the forward's features (2 x [L, m] floats per head) for the
   // backward; false recomputes them block by block (less memory, more time). See keeps_features().
   bool keep_features = true;
+  // favor_softmax / favor_relu, float inputs: the products of features (projections, sums, outputs
+  // and their gradients) with bfloat16 factors, for mixed precision; feature maps, sums, prefix
+  // states and normalisers stay float. ProteinLM sets it with --precision bf16.
+  bool bf16_products = false;
 };
 
 // q, k: [B, H, L, d]; v: [B, H, L, dv]; key_padding_mask: [B, L] bool, true where the key is padding

@@ -53,6 +53,7 @@ std::vector<ModelBenchRow> bench_model(const ModelBenchConfig& config,
       for (AttentionKind kind : config.kinds) {
         ModelConfig mc = preset_config(config.preset);
         if (config.features > 0) mc.features = config.features;
+        mc.precision = config.precision;
         mc.objective = objective;
         mc.attention = kind;
         mc.max_length = length;

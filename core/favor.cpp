@@ -31,6 +31,20 @@ double norm_grad_scale(const at::Tensor& x) { return 1.0 / std::sqrt(static_cast
 // |x d^-1/4|^2 / 2 for rows x [N, r, d]: [N, r, 1].
 at::Tensor half_sq_norm(const at::Tensor& x) { return (x * x).sum(-1, true).mul_(0.5 * norm_grad_scale(x)); }
 
+// FAVOR's matrix products: float, or (mixed precision, bf16 = true) with bfloat16 factors and the
+// result back in float, so that feature maps, sums, prefix states and normalisers stay float. lo()
+// rounds a factor once for several products.
+struct Products {
+  bool bf16 = false;
+  at::Tensor lo(const at::Tensor& t) const {
+    return bf16 && t.scalar_type() == at::kFloat ? t.to(at::kBFloat16) : t;
+  }
+  at::Tensor operator()(const at::Tensor& a, const at::Tensor& b) const {
+    if (!bf16) return at::matmul(a, b);
+    return at::matmul(lo(a), lo(b)).to(at::kFloat);
+  }
+};
+
 // One side's feature map phi over a block of rows x [N, r, d] (unscaled: w carries d^-1/4). Queries are
 // stabilised per row, keys by one value per sequence (stab [N, 1, 1]); both cancel in out = num / den.
 struct FeatureMap {
@@ -39,9 +53,18 @@ struct FeatureMap {
   double eps;    // softmax: added relative to the stabilised max (0 for causal keys); relu: absolute
   at::Tensor w;   // [m, d], times d^-1/4
   at::Tensor wt;  // [d, m], contiguous: with BLIS, x [4096, 64] times a transposed view of w ran 2x slower
+  Products mm;    // bf16 products for softmax and relu features (trig, for comparison only, stays float)
 
-  FeatureMap(FeatureKind kind_, Role role_, double eps_, const at::Tensor& w_)
-      : kind(kind_), role(role_), eps(eps_), w(w_), wt(w_.t().contiguous()) {}
+  FeatureMap(FeatureKind kind_, Role role_, double eps_, const at::Tensor& w_, Products mm_ = {})
+      : kind(kind_), role(role_), eps(eps_), w(mm_.lo(w_)), wt(mm_.lo(w_.t().contiguous())), mm(mm_) {
+    if (kind == FeatureKind::trig) {
+      mm = {};
+      w = w_;
+      wt = w_.t().contiguous();
+    }
+  }
+
+  at::Tensor project(const at::Tensor& x) const { return mm(x, wt); }  // x W^T [N, r, m]
 
   struct Out {
     at::Tensor phi;  // [N, r, m'] features (zero rows for padded keys)
@@ -56,14 +79,14 @@ struct FeatureMap {
     at::Tensor shift = half_sq_norm(x);  // [N, r, 1]
     if (s.defined()) shift.add_(s);
     if (valid.defined()) shift.masked_fill_(valid.logical_not().unsqueeze(-1), kPadShift);
-    return at::matmul(x, wt).sub_(shift);
+    return project(x).sub_(shift);
   }
 
   // Softmax only: the exponential part e of the features (phi = e + eps). Queries: exp(u - max_j u_j)
   // with u = w.x (|x|^2/2 is constant along the row and cancels); keys: exp(w.x - |x|^2/2 - stab).
   at::Tensor exp_part(const at::Tensor& x, const at::Tensor& valid, const at::Tensor& stab) const {
     if (role == Role::key) return key_logits(x, valid, stab).exp_();
-    at::Tensor u = at::matmul(x, wt);  // [N, r, m]
+    at::Tensor u = project(x);  // [N, r, m]
     return u.sub_(u.amax(-1, true)).exp_();
   }
 
@@ -82,7 +105,7 @@ struct FeatureMap {
       }
       return out;
     }
-    at::Tensor a = at::matmul(x, wt);  // [N, r, m]
+    at::Tensor a = project(x);  // [N, r, m]
     const bool masked = role == Role::key && valid.defined();
     if (kind == FeatureKind::relu) {
       // In place: the backward's gate a > 0 is phi > eps (padded keys: phi = 0), so a need not be kept.
@@ -135,11 +158,11 @@ struct FeatureMap {
         // phi = exp(w.x - |x|^2/(2 sqrt(d)) - stab) + eps (w scaled), stab held constant:
         // d/dx = (w - x / sqrt(d)) * exp part.
         at::Tensor da = dphi.mul_(f.e);
-        return at::matmul(da, w).sub_(da.sum(-1, true).mul_(norm_grad_scale(x)) * x);
+        return mm(da, w).sub_(da.sum(-1, true).mul_(norm_grad_scale(x)) * x);
       }
       case FeatureKind::relu:
         // relu'(a) = [a > 0] = [phi > eps]; padded keys have phi = 0.
-        return at::matmul(at::threshold_backward(dphi, f.phi, eps), w);
+        return mm(at::threshold_backward(dphi, f.phi, eps), w);
       case FeatureKind::trig: {
         const int64_t m = f.a.size(-1);
         at::Tensor da = dphi.narrow(-1, 0, m) * at::cos(f.a) - dphi.narrow(-1, m, m) * at::sin(f.a);
@@ -200,13 +223,14 @@ struct CausalBlock {
   at::Tensor res;    // [numerator, normaliser] [N, nc, C, dv + 1], zero normalisers replaced by 1
 };
 
-CausalBlock causal_block(const at::Tensor& pq, const at::Tensor& pk, const at::Tensor& pv1,
-                         const at::Tensor& s0t) {
+CausalBlock causal_block(const at::Tensor& pq_, const at::Tensor& pk_, const at::Tensor& pv1_,
+                         const at::Tensor& s0t, const Products& mm) {
+  const at::Tensor pq = mm.lo(pq_), pk = mm.lo(pk_), pv1 = mm.lo(pv1_);
   CausalBlock b;
-  b.sct = at::matmul(pv1.transpose(-1, -2), pk);              // [N, nc, dv + 1, m]
+  b.sct = mm(pv1.transpose(-1, -2), pk);                       // [N, nc, dv + 1, m]
   b.sxt = b.sct.cumsum(1).sub_(b.sct).add_(s0t.unsqueeze(1));  // [N, nc, dv + 1, m]
-  b.intra = at::matmul(pq, pk.transpose(-1, -2)).tril_();     // [N, nc, C, C]
-  b.res = at::matmul(pq, b.sxt.transpose(-1, -2)).add_(at::matmul(b.intra, pv1));
+  b.intra = mm(pq, pk.transpose(-1, -2)).tril_();              // [N, nc, C, C]
+  b.res = mm(pq, b.sxt.transpose(-1, -2)).add_(mm(b.intra, pv1));
   at::Tensor den = b.res.narrow(-1, b.res.size(-1) - 1, 1);
   den.masked_fill_(den == 0, 1);
   return b;
@@ -240,17 +264,19 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
   // qs, ks: [N, L, d]; v: [N, Lk, dv]; w: [m, d] times d^-1/4; valid: [N, Lk] bool or undefined.
   static at::Tensor forward(AutogradContext* ctx, at::Tensor qs, at::Tensor ks, at::Tensor v,
                             at::Tensor w, at::Tensor valid, int64_t kind_id, bool causal,
-                            int64_t chunk, int64_t block_rows, double eps, bool keep_features) {
+                            int64_t chunk, int64_t block_rows, double eps, bool keep_features,
+                            bool bf16) {
     at::NoGradGuard no_grad;
     if (valid.numel() == 0) valid = at::Tensor();  // no padding (see prepare())
+    const Products mm{bf16};
     const auto kind = static_cast<FeatureKind>(kind_id);
     const int64_t n = qs.size(0), lq = qs.size(1), lk = ks.size(1), dv = v.size(2);
     const int64_t width = feature_width(kind, w.size(0));
     const int64_t block = pick_block_rows(block_rows, n, width, std::max(lq, lk), chunk, causal);
     // Causal keys get no epsilon: it would not cancel, and position i would see later keys' maximum.
     const double key_eps = kind == FeatureKind::softmax && causal ? 0.0 : eps;
-    FeatureMap fq(kind, Role::query, eps, w);
-    FeatureMap fk(kind, Role::key, key_eps, w);
+    FeatureMap fq(kind, Role::query, eps, w, mm);
+    FeatureMap fk(kind, Role::key, key_eps, w, mm);
     const auto opts = qs.options();
     at::Tensor stab = kind == FeatureKind::trig ? trig_key_stabiliser(ks, valid)
                                                 : at::full({n, 1, 1}, kNoMax, opts);
@@ -277,7 +303,11 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
         at::Tensor phi = fk.key_block(x, valid_b, stab, kvt);  // softmax: epsilon part added below
-        kvt.baddbmm_(v1.narrow(1, r0, r).transpose(1, 2), phi);
+        if (fk.mm.bf16) {
+          kvt.add_(fk.mm(v1.narrow(1, r0, r).transpose(1, 2), phi));
+        } else {
+          kvt.baddbmm_(v1.narrow(1, r0, r).transpose(1, 2), phi);
+        }
         if (keep) k_kept.push_back(phi);
         if (keep_stabs) key_stabs[b].copy_(stab);
       }
@@ -297,7 +327,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         at::Tensor xq = qs.narrow(1, r0, r);
         at::Tensor phi = fq.compute_without_eps(xq, {}, {}, false).phi;
         if (keep) q_kept.push_back(phi);
-        at::Tensor res = at::bmm(phi, kv);  // [N, r, dv + 1]
+        at::Tensor res = fq.mm(phi, kv);  // [N, r, dv + 1]
         if (kv_eps.defined()) res.add_(kv_eps);
         at::Tensor den = res.narrow(2, dv, 1);
         den.masked_fill_(den == 0, 1);
@@ -329,7 +359,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         }
         stabs[b].copy_(stab);
         CausalBlock cb = causal_block(to_chunks(phi_q, chunk), to_chunks(phi_k, chunk),
-                                      to_chunks(v1.narrow(1, r0, r), chunk), st);
+                                      to_chunks(v1.narrow(1, r0, r), chunk), st, fq.mm);
         out.narrow(1, r0, r).copy_(from_chunks(normalise(cb.res), r));
         const int64_t nc = cb.sct.size(1);
         prefix[b].narrow(1, 0, nc).copy_(cb.sxt);
@@ -346,6 +376,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     ctx->saved_data["eps"] = eps;
     ctx->saved_data["key_eps"] = key_eps;
     ctx->saved_data["has_mask"] = valid.defined();
+    ctx->saved_data["bf16"] = bf16;
     std::vector<at::Tensor> to_save = {qs, ks, v, w, valid.defined() ? valid : at::empty({0}), out};
     to_save.insert(to_save.end(), saved.begin(), saved.end());
     ctx->saved_data["first_kept"] = static_cast<int64_t>(to_save.size());
@@ -365,8 +396,10 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     const bool causal = ctx->saved_data["causal"].toBool();
     const int64_t chunk = ctx->saved_data["chunk"].toInt();
     const int64_t block = ctx->saved_data["block"].toInt();
-    FeatureMap fq(kind, Role::query, ctx->saved_data["eps"].toDouble(), w);
-    FeatureMap fk(kind, Role::key, ctx->saved_data["key_eps"].toDouble(), w);
+    const Products products{ctx->saved_data["bf16"].toBool()};
+    FeatureMap fq(kind, Role::query, ctx->saved_data["eps"].toDouble(), w, products);
+    FeatureMap fk(kind, Role::key, ctx->saved_data["key_eps"].toDouble(), w, products);
+    const Products& mm = fq.mm;  // float for trig
     const at::Tensor g = grads[0].contiguous();  // [N, Lq, dv]
     const int64_t n = qs.size(0), lq = qs.size(1), lk = ks.size(1);
     const bool softmax = kind == FeatureKind::softmax;
@@ -394,9 +427,13 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
                       : fq.compute_without_eps(x, {}, {}, true);
         const at::Tensor den = dens.narrow(1, r0, r);  // [N, r, 1]
         at::Tensor gnd = grad_num_den(g.narrow(1, r0, r), out.narrow(1, r0, r), den);  // [N, r, dv + 1]
-        dkvt.baddbmm_(gnd.transpose(1, 2), f.phi);
+        if (mm.bf16) {
+          dkvt.add_(mm(gnd.transpose(1, 2), f.phi));
+        } else {
+          dkvt.baddbmm_(gnd.transpose(1, 2), f.phi);
+        }
         if (q_eps != 0) dkvt.add_(gnd.sum(1).unsqueeze(2), q_eps);
-        dq.narrow(1, r0, r).copy_(fq.input_grad(f, x, {}, at::bmm(gnd, kvt)));
+        dq.narrow(1, r0, r).copy_(fq.input_grad(f, x, {}, mm(gnd, kvt)));
       }
       const at::Tensor dkv = dkvt.transpose(1, 2).contiguous();  // [N, m', dv + 1]
       const at::Tensor dv_eps =
@@ -411,8 +448,8 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         // Kept softmax keys are e under this block's stabiliser: e_true = e * c with
         // c = exp(stab_b - stab) [N, 1, 1], folded into dkv (dphi and dv are linear in it).
         const at::Tensor c = key_stabs.defined() ? (key_stabs[b] - stab).exp_() : at::Tensor();
-        at::Tensor dphi = at::bmm(v1.narrow(1, r0, r), c.defined() ? dkvt * c : dkvt);  // [N, r, m']
-        at::Tensor dv_b = at::bmm(f.phi, dkv.narrow(2, 0, dvalue));
+        at::Tensor dphi = mm(v1.narrow(1, r0, r), c.defined() ? dkvt * c : dkvt);  // [N, r, m']
+        at::Tensor dv_b = mm(f.phi, dkv.narrow(2, 0, dvalue));
         if (c.defined()) dv_b.mul_(c);
         if (dv_eps.defined()) {
           dv_b.add_(valid_b.defined() ? valid_b.unsqueeze(-1).to(dv_eps.scalar_type()) * dv_eps : dv_eps);
@@ -441,21 +478,22 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
           fqo = fq.compute(xq, {}, {}, true);
           fko = fk.compute(xk, valid_b, stabs[b], true);
         }
-        at::Tensor pq = to_chunks(fqo.phi, chunk), pk = to_chunks(fko.phi, chunk);
-        at::Tensor pv1 = to_chunks(v1.narrow(1, r0, r), chunk);
+        // Factors of several products: rounded once for bf16 products.
+        const at::Tensor pq = mm.lo(to_chunks(fqo.phi, chunk)), pk = mm.lo(to_chunks(fko.phi, chunk));
+        const at::Tensor pv1 = mm.lo(to_chunks(v1.narrow(1, r0, r), chunk));
         at::Tensor sxt = prefix[b].narrow(1, 0, nc), intra = intra_all[b].narrow(1, 0, nc);
-        at::Tensor gnd = grad_num_den(to_chunks(g.narrow(1, r0, r), chunk),
-                                      to_chunks(out.narrow(1, r0, r), chunk),
-                                      den_all[b].narrow(1, 0, nc));  // [N, nc, C, dv + 1]
+        const at::Tensor gnd = mm.lo(grad_num_den(to_chunks(g.narrow(1, r0, r), chunk),
+                                                  to_chunks(out.narrow(1, r0, r), chunk),
+                                                  den_all[b].narrow(1, 0, nc)));  // [N, nc, C, dv + 1]
         // d loss / d intra[i, l] for l <= i.
-        at::Tensor p = at::matmul(gnd, pv1.transpose(-1, -2)).tril_();  // [N, nc, C, C]
-        at::Tensor dphi_q = at::matmul(gnd, sxt).add_(at::matmul(p, pk));
-        at::Tensor tct = at::matmul(gnd.transpose(-1, -2), pq);  // [N, nc, dv + 1, m']
+        const at::Tensor p = mm.lo(mm(gnd, pv1.transpose(-1, -2)).tril_());  // [N, nc, C, C]
+        at::Tensor dphi_q = mm(gnd, sxt).add_(mm(p, pk));
+        at::Tensor tct = mm(gnd.transpose(-1, -2), pq);  // [N, nc, dv + 1, m']
         at::Tensor tct_total = tct.sum(1);
         // Sum over the chunks after each chunk, plus the later blocks.
         at::Tensor rxt = tct.cumsum(1).neg_().add_(tct_total.unsqueeze(1)).add_(rst.unsqueeze(1));
-        at::Tensor dphi_k = at::matmul(pv1, rxt).add_(at::matmul(p.transpose(-1, -2), pq));
-        at::Tensor dv1 = at::matmul(pk, rxt.transpose(-1, -2)).add_(at::matmul(intra.transpose(-1, -2), gnd));
+        at::Tensor dphi_k = mm(pv1, rxt).add_(mm(p.transpose(-1, -2), pq));
+        at::Tensor dv1 = mm(pk, rxt.transpose(-1, -2)).add_(mm(intra.transpose(-1, -2), gnd));
         dq.narrow(1, r0, r).copy_(fq.input_grad(fqo, xq, {}, from_chunks(dphi_q, r)));
         dk.narrow(1, r0, r).copy_(fk.input_grad(fko, xk, valid_b, from_chunks(dphi_k, r)));
         dv.narrow(1, r0, r).copy_(from_chunks(dv1, r).narrow(2, 0, dvalue));
@@ -464,7 +502,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
       }
     }
     return {dq, dk, dv, at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(),
-            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
+            at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor(), at::Tensor()};
   }
 };
 
@@ -515,7 +553,8 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   at::Tensor out = FavorFunction::apply(p.qs, p.ks, p.v, p.w, p.valid, static_cast<int64_t>(kind),
                                         options.causal, options.causal_chunk_size,
                                         options.block_rows, epsilon_for(kind, options),
-                                        options.keep_features);
+                                        options.keep_features,
+                                        options.bf16_products && p.qs.scalar_type() == at::kFloat);
   return out.view({q.size(0), q.size(1), q.size(2), v.size(3)}).to(v.scalar_type());
 }
 

@@ -19,6 +19,8 @@ void ModelConfig::validate() const {
                                            std::to_string(heads));
   require_config(activation == "gelu" || activation == "relu2",
                  "activation must be gelu or relu2, got '" + activation + "'");
+  require_config(precision == "fp32" || precision == "bf16",
+                 "precision must be fp32 or bf16, got '" + precision + "'");
   require_config(positions == "rotary" || positions == "learned",
                  "positions must be rotary or learned, got '" + positions + "'");
   require_config(positions != "rotary" || (d_model / heads) % 2 == 0, "rotary positions need an even head dimension");
@@ -47,6 +49,7 @@ std::string ModelConfig::to_json() const {
   j.set("redraw_interval", redraw_interval);
   j.set("causal_chunk_size", causal_chunk_size);
   j.set("dropout", dropout);
+  j.set("precision", precision);
   j.set("seed", static_cast<int64_t>(seed));
   j.set("vocab_size", vocab_size);
   j.set("vocabulary", vocabulary);
@@ -63,6 +66,7 @@ ModelConfig ModelConfig::from_json(const std::string& text) {
   c.heads = j.get_int("heads", c.heads);
   c.d_ff = j.get_int("d_ff", c.d_ff);
   c.activation = j.get_string("activation", c.activation);  // absent in older checkpoints: gelu
+  c.precision = j.get_string("precision", c.precision);     // absent in older checkpoints: fp32
   c.max_length = j.get_int("max_length", c.max_length);
   c.positions = j.get_string("positions", c.positions);
   c.attention = parse_attention_kind(j.get_string("attention", to_string(c.attention)));
@@ -121,7 +125,8 @@ void TransformerBlockImpl::reset() {
                                           .redraw_interval(config.redraw_interval)
                                           .seed(config.seed * 1000003ULL + static_cast<uint64_t>(index))
                                           .causal_chunk_size(config.causal_chunk_size)
-                                          .rotary(config.positions == "rotary")));
+                                          .rotary(config.positions == "rotary")
+                                          .dense_dtype(config.dense_dtype())));
   ff_in = register_module("ff_in", torch::nn::Linear(d, config.d_ff));
   ff_out = register_module("ff_out", torch::nn::Linear(config.d_ff, d));
 }
@@ -135,10 +140,10 @@ at::Tensor TransformerBlockImpl::attend(const at::Tensor& x, const at::Tensor& p
 at::Tensor TransformerBlockImpl::feed_forward(const at::Tensor& x) {
   namespace F = torch::nn::functional;
   const auto drop = F::DropoutFuncOptions().p(config.dropout).training(is_training());
-  at::Tensor h = ff_in->forward(norm2->forward(x));
+  at::Tensor h = dense(ff_in, norm2->forward(x), config.dense_dtype());
   // relu2: the squared ReLU of Primer (So et al. 2021), cheaper than gelu on a CPU.
   h = config.activation == "relu2" ? at::relu(h).square() : F::gelu(h);
-  return x + F::dropout(ff_out->forward(h), drop);
+  return x + F::dropout(dense(ff_out, h, config.dense_dtype()), drop);  // bf16 products: promoted to fp32
 }
 
 at::Tensor TransformerBlockImpl::forward(const at::Tensor& x, const at::Tensor& padding) {
@@ -213,6 +218,18 @@ void ProteinLMImpl::set_attention(AttentionKind kind) {
 
 void ProteinLMImpl::set_keep_features(bool keep) {
   for (const auto& block : *blocks) block->as<TransformerBlock>()->attention->set_keep_features(keep);
+}
+
+void ProteinLMImpl::set_precision(const std::string& precision) {
+  ModelConfig c = config;
+  c.precision = precision;
+  c.validate();
+  config = c;
+  for (const auto& block : *blocks) {
+    auto* b = block->as<TransformerBlock>();
+    b->config.precision = precision;
+    b->attention->set_dense_dtype(config.dense_dtype());
+  }
 }
 
 int64_t ProteinLMImpl::parameter_count() const {

@@ -33,11 +33,15 @@ struct ModelConfig {
   int64_t redraw_interval = 1000;          // training steps between projection redraws; 0: never
   int64_t causal_chunk_size = kDefaultCausalChunk;  // C of the causal prefix sums
   double dropout = 0.0;                    // on attention and feed-forward outputs
+  // Products of the blocks' dense layers (q/k/v, attention output, feed-forward): fp32, or bf16 for
+  // mixed precision (weights, residual stream, LayerNorms, FAVOR features, head and loss stay fp32).
+  std::string precision = "fp32";
   uint64_t seed = 0;                       // parameter initialisation and projection draws
   int64_t vocab_size = 30;                 // tokens (set from the vocabulary)
   std::string vocabulary = "performer-protein-v1";  // vocabulary version the model reads
 
   bool causal() const { return objective == "ar"; }
+  at::ScalarType dense_dtype() const { return precision == "bf16" ? at::kBFloat16 : at::kFloat; }
   void validate() const;                   // throws ConfigError with the offending setting
   std::string to_json() const;
   static ModelConfig from_json(const std::string& text);  // validates
@@ -95,6 +99,7 @@ class ProteinLMImpl : public torch::nn::Cloneable<ProteinLMImpl> {
   // favor kinds: keep the forward's features for the backward (default), or recompute them (less
   // memory, more time). A run-time choice, not part of the config or the checkpoint.
   void set_keep_features(bool keep);
+  void set_precision(const std::string& precision);  // fp32 or bf16 (ModelConfig::precision); every block
   int64_t parameter_count() const;
 
   ModelConfig config;

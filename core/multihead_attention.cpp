@@ -17,6 +17,12 @@ at::Tensor apply_rotary(const at::Tensor& x) {
   return at::cat({x1 * cos - x2 * sin, x1 * sin + x2 * cos}, -1);
 }
 
+at::Tensor dense(const torch::nn::Linear& layer, const at::Tensor& x, at::ScalarType dtype) {
+  if (dtype == layer->weight.scalar_type()) return at::linear(x, layer->weight, layer->bias);  // forward()
+  const at::Tensor bias = layer->bias.defined() ? layer->bias.to(dtype) : at::Tensor();
+  return at::linear(x.to(dtype), layer->weight.to(dtype), bias);
+}
+
 MultiheadAttentionImpl::MultiheadAttentionImpl(const MultiheadAttentionOptions& options_)
     : options(options_) {
   reset();
@@ -50,6 +56,7 @@ AttentionOptions MultiheadAttentionImpl::attention_options() const {
   a.projection = projection;
   a.causal_chunk_size = options.causal_chunk_size();
   a.keep_features = options.keep_features();
+  a.bf16_products = options.dense_dtype() == at::kBFloat16;
   return a;
 }
 
@@ -57,7 +64,7 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> MultiheadAttentionImpl::project(c
   const int64_t b = x.size(0), l = x.size(1), h = options.heads(), dh = options.embed_dim() / h;
   // unbind, not qkv[i]: the backward of three selects zero-fills and adds up three copies of the whole
   // [3, B, H, L, dh] gradient; unbind's backward stacks the three gradients once.
-  auto qkv = in_proj->forward(x).view({b, l, 3, h, dh}).permute({2, 0, 3, 1, 4}).unbind(0);  // 3 x [B, H, L, dh]
+  auto qkv = dense(in_proj, x, options.dense_dtype()).view({b, l, 3, h, dh}).permute({2, 0, 3, 1, 4}).unbind(0);  // 3 x [B, H, L, dh]
   if (!options.rotary()) return {qkv[0], qkv[1], qkv[2]};
   return {apply_rotary(qkv[0]), apply_rotary(qkv[1]), qkv[2]};
 }
@@ -98,7 +105,7 @@ at::Tensor MultiheadAttentionImpl::forward(const at::Tensor& x, const at::Tensor
   const int64_t b = x.size(0), l = x.size(1);
   auto [q, k, v] = project(x);
   at::Tensor o = attend(q, k, v, key_padding_mask);  // [B, H, L, dh]
-  return out_proj->forward(o.transpose(1, 2).reshape({b, l, options.embed_dim()}));
+  return dense(out_proj, o.transpose(1, 2).reshape({b, l, options.embed_dim()}), options.dense_dtype());
 }
 
 }  // namespace performer::core

@@ -24,11 +24,18 @@ struct MultiheadAttentionOptions {
   TORCH_ARG(bool, bias) = true;                // biases in the q/k/v and output projections
   TORCH_ARG(bool, rotary) = false;             // rotary positions on q and k (no length limit)
   TORCH_ARG(bool, keep_features) = true;       // favor: keep features for the backward (false: recompute)
+  // Type of the q/k/v and output projections' products: float (as the weights) or bfloat16 (mixed
+  // precision: weights stay float, inputs and weights are cast for the product, which returns bf16).
+  TORCH_ARG(at::ScalarType, dense_dtype) = at::kFloat;
 };
 
 // Rotary position embedding of x [B, H, L, dh] (dh even): pairs (i, i + dh/2) rotated by angle
 // position * 10000^(-2i/dh). Relative positions then enter q.k, and any length works.
 at::Tensor apply_rotary(const at::Tensor& x);
+
+// layer(x) with its product in `dtype`: float runs the layer as it is; bfloat16 casts x, the weight
+// and the bias (the casts' backward returns float gradients to the float parameters) and returns bf16.
+at::Tensor dense(const torch::nn::Linear& layer, const at::Tensor& x, at::ScalarType dtype);
 
 class MultiheadAttentionImpl : public torch::nn::Cloneable<MultiheadAttentionImpl> {
  public:
@@ -48,6 +55,7 @@ class MultiheadAttentionImpl : public torch::nn::Cloneable<MultiheadAttentionImp
 
   void set_kind(AttentionKind kind);  // switch attention, keep every parameter
   void set_keep_features(bool keep) { options.keep_features(keep); }  // see AttentionOptions
+  void set_dense_dtype(at::ScalarType dtype) { options.dense_dtype(dtype); }
   void redraw();                      // replace the projection by the next draw of the sequence
   int64_t draws() const;              // projections drawn so far (1 after construction)
   AttentionOptions attention_options() const;

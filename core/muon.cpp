@@ -10,7 +10,7 @@
 
 namespace performer::core {
 
-at::Tensor orthogonalize(const at::Tensor& g, int64_t steps) {
+at::Tensor orthogonalize(const at::Tensor& g, int64_t steps, at::ScalarType dtype) {
   require_config(g.dim() >= 2, "orthogonalize needs a matrix or a batch of matrices");
   // Quintic iteration X <- a X + (b A + c A^2) X with A = X X^T, on the wide orientation (A is the
   // smaller Gram matrix). Its coefficients push every singular value in (0, 1] towards 1 quickly,
@@ -20,7 +20,7 @@ at::Tensor orthogonalize(const at::Tensor& g, int64_t steps) {
   const bool tall = g.size(-2) > g.size(-1);
   at::Tensor x = g.to(at::kFloat);
   if (tall) x = x.transpose(-2, -1);
-  x = x / (x.square().sum({-2, -1}, /*keepdim=*/true).sqrt() + 1e-7);
+  x = (x / (x.square().sum({-2, -1}, /*keepdim=*/true).sqrt() + 1e-7)).to(dtype);  // norm in float
   for (int64_t i = 0; i < steps; ++i) {
     const at::Tensor gram = at::matmul(x, x.transpose(-2, -1));
     const at::Tensor poly = b * gram + c * at::matmul(gram, gram);
@@ -76,7 +76,7 @@ at::Tensor Muon::step(LossClosure closure) {
     buffer.mul_(options_.momentum).add_(grad);
     const at::Tensor direction = grad.add(buffer, options_.momentum);  // Nesterov
     const int64_t blocks = matrices_[i].blocks, rows = p.size(0) / blocks, cols = p.size(1);
-    const at::Tensor update = orthogonalize(direction.view({blocks, rows, cols}), options_.ns_steps);
+    const at::Tensor update = orthogonalize(direction.view({blocks, rows, cols}), options_.ns_steps, options_.dtype);
     const double scale = options_.rms * std::sqrt(static_cast<double>(std::max(rows, cols)));
     p.mul_(1.0 - lr * options_.weight_decay);
     p.add_(update.view_as(p), -lr * scale);

@@ -13,8 +13,9 @@
 namespace performer::core {
 
 // U V^T of g = U S V^T, approximately: singular values land in about [0.7, 1.2] (five steps). g is
-// [rows, cols] or a batch [..., rows, cols]; computed in float32, returned in g's dtype.
-at::Tensor orthogonalize(const at::Tensor& g, int64_t steps = 5);
+// [rows, cols] or a batch [..., rows, cols]; the products run in `dtype` (the first normalisation in
+// float32), the result comes back in g's dtype.
+at::Tensor orthogonalize(const at::Tensor& g, int64_t steps = 5, at::ScalarType dtype = at::kFloat);
 
 struct MuonOptions {
   double learning_rate = 1e-3;  // peak rate of both halves (Muon's updates are scaled to AdamW's RMS)
@@ -24,6 +25,7 @@ struct MuonOptions {
   double weight_decay = 0.01;   // decoupled, both halves
   double beta1 = 0.9;           // AdamW half
   double beta2 = 0.98;          // AdamW half
+  at::ScalarType dtype = at::kFloat;  // of the Newton-Schulz products (bf16 with mixed precision)
 };
 
 // A Muon-updated weight: `blocks` row blocks orthogonalised separately (a fused q/k/v projection: 3).

@@ -78,10 +78,10 @@ int blas_threads_of(const std::string& kind, int torch_threads) {
   return 0;
 }
 
-double measure_gflops() {
+double measure_gflops(at::ScalarType dtype) {
   torch::NoGradGuard no_grad;
   const int64_t n = 1024;
-  at::Tensor a = torch::randn({n, n}), b = torch::randn({n, n});
+  at::Tensor a = torch::randn({n, n}).to(dtype), b = torch::randn({n, n}).to(dtype);
   at::Tensor c = at::mm(a, b);  // warm-up: threads and BLAS buffers
   double best = 1e30;
   const auto start = std::chrono::steady_clock::now();
@@ -96,6 +96,15 @@ double measure_gflops() {
 }
 
 }  // namespace
+
+bool cpu_has_native_bf16() {
+#if defined(__x86_64__) && defined(__GNUC__)
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx512bf16");
+#else
+  return false;
+#endif
+}
 
 void use_threads(int threads) {
   at::set_num_threads(threads);
@@ -116,10 +125,12 @@ SystemInfo system_info(bool measure_matmul) {
   info.cuda_devices = info.cuda_available ? static_cast<int>(torch::cuda::device_count()) : 0;
   info.threads = at::get_num_threads();
   if (measure_matmul) {
-    info.matmul_gflops = measure_gflops();
+    info.matmul_gflops = measure_gflops(at::kFloat);
     // Reference BLAS manages ~1-3 GFLOP/s; OpenBLAS and BLIS do tens per core on anything recent.
     info.blas_too_slow = info.matmul_gflops < 10.0;
+    info.matmul_bf16_gflops = measure_gflops(at::kBFloat16);  // oneDNN where LibTorch has it
   }
+  info.cpu_bf16 = cpu_has_native_bf16();
   info.blas_libraries = mapped_blas_libraries();  // after the matmul: BLAS may be loaded lazily
   info.blas_kind = classify(info.blas_libraries);
   info.blas_threads = blas_threads_of(info.blas_kind, info.threads);

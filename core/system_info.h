@@ -15,7 +15,12 @@ struct SystemInfo {
   int blas_threads = 0;                  // threads of the BLAS's own products; 0 where unknown
   double matmul_gflops = 0;              // float32 1024^3 matmul on the CPU, best of several
   bool blas_too_slow = false;            // matmul_gflops implausibly low: likely reference BLAS
+  double matmul_bf16_gflops = 0;         // the same product in bfloat16 (--precision bf16's dense layers)
+  bool cpu_bf16 = false;                 // the CPU has bf16 dot products (AVX512_BF16)
 };
+
+// Whether the CPU multiplies bfloat16 natively (x86: AVX512_BF16), where --precision bf16 pays off.
+bool cpu_has_native_bf16();
 
 // Measures the matmul speed (about a second) unless measure_matmul is false.
 SystemInfo system_info(bool measure_matmul = true);

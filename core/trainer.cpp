@@ -91,6 +91,7 @@ Trainer::Trainer(ProteinLM model, TrainOptions options, BatchSourceFactory train
     m.weight_decay = options_.weight_decay;
     m.beta1 = options_.beta1;
     m.beta2 = options_.beta2;
+    m.dtype = model_->config.dense_dtype();  // mixed precision: the iteration's products in bf16 too
     optimizer_ = std::make_unique<Muon>(std::move(matrices), std::move(others), m);
   } else {
     throw ConfigError("unknown optimizer '" + options_.optimizer + "' (adamw or muon)");

@@ -87,6 +87,7 @@ TEST(Cli, InfoReportsVersionThreadsAndBlas) {
   EXPECT_NE(r.output.find("libtorch"), std::string::npos);
   EXPECT_NE(r.output.find("threads          1"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("GFLOP/s"), std::string::npos);
+  EXPECT_NE(r.output.find("matmul bf16      "), std::string::npos) << r.output;
   // BLIS does not follow LibTorch's thread setting: --threads must reach it too. What info reports is
   // the count BLIS is told (BLIS_NUM_THREADS); BLIS's libblas.so.3 has no call to read it back.
   Result two = run("--threads 2 info");
@@ -398,6 +399,34 @@ double json_number(const std::string& line, const std::string& key) {
 }
 
 }  // namespace
+
+TEST(CliTrain, Bf16PrecisionTrainsResumesAndEvaluatesInEitherPrecision) {
+  const std::string data = write("train-bf16.fasta", protein_fasta(300));
+  const std::string ckpt = (test_dir() / "bf16.pt").string();
+  const std::string common = "--threads 1 train --data " + data + " --preset tiny --objective ar --tokens-per-batch 2048 "
+                             "--warmup 2 --eval-every 0 --eval-batches 2 --log-every 1 --optimizer muon --out " + ckpt;
+  Result r = run(common + " --precision bf16 --max-steps 3");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find(" heads, bf16 products, "), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("step 3/3"), std::string::npos) << r.output;
+  Result more = run(common + " --max-steps 5 --resume " + ckpt);  // the checkpoint's precision
+  ASSERT_EQ(more.code, 0) << more.output;
+  EXPECT_NE(more.output.find(" heads, bf16 products, "), std::string::npos) << more.output;
+  EXPECT_NE(more.output.find("step 5/5"), std::string::npos) << more.output;
+  const std::string fasta = write("eval-bf16.fasta", protein_fasta(20));
+  Result stored = run("--threads 1 evaluate " + ckpt + " " + fasta);
+  ASSERT_EQ(stored.code, 0) << stored.output;
+  EXPECT_NE(stored.output.find("\"precision\": \"bf16\""), std::string::npos) << stored.output;
+  Result fp32 = run("--threads 1 evaluate " + ckpt + " " + fasta + " --precision fp32");
+  ASSERT_EQ(fp32.code, 0) << fp32.output;
+  EXPECT_NE(fp32.output.find("\"precision\": \"fp32\""), std::string::npos) << fp32.output;
+  // The same weights either way: perplexities within bf16's rounding, not bit for bit.
+  const double a = json_number(stored.output, "perplexity"), b = json_number(fp32.output, "perplexity");
+  EXPECT_NEAR(a, b, 0.01 * b) << stored.output << fp32.output;
+  EXPECT_NE(a, b);
+  EXPECT_EQ(run(common + " --precision fp16 --max-steps 1").code, 2);
+  EXPECT_EQ(run("evaluate " + ckpt + " " + fasta + " --precision half").code, 2);
+}
 
 TEST(CliTrain, MaskFractionChangesTrainingTargetsButNotTheEvaluation) {
   const std::string data = write("train.fasta", protein_fasta(300));

@@ -298,3 +298,53 @@ TEST(Attention, HalfPrecisionInputsUseFloat32Features) {
   EXPECT_EQ(bf16.scalar_type(), at::kBFloat16);
   EXPECT_LT(max_abs_diff(bf16, full), 0.05);  // bf16 rounding of inputs and output only
 }
+
+TEST(Attention, Bf16ProductsTrackFloatFavorAndItsGradients) {
+  const int64_t d = 16, l = 100;  // not a multiple of the chunk
+  at::Tensor mask = at::zeros({2, l}, at::kBool);
+  mask[1].narrow(0, 90, 10).fill_(true);
+  for (AttentionKind kind : {AttentionKind::favor_softmax, AttentionKind::favor_relu}) {
+    for (bool causal : {false, true}) {
+      const std::string what = to_string(kind) + (causal ? " causal" : " bidirectional");
+      AttentionOptions o = favor(kind, causal, 32, d);
+      o.causal_chunk_size = 16;
+      o.block_rows = 48;  // several blocks
+      AttentionOptions b = o;
+      b.bf16_products = true;
+      auto run = [&](const AttentionOptions& opts) {
+        at::Tensor q = randn({2, 2, l, d}, 90).requires_grad_(), k = randn({2, 2, l, d}, 91).requires_grad_();
+        at::Tensor v = randn({2, 2, l, d}, 92).requires_grad_();
+        at::Tensor out = attention(q, k, v, opts, mask);
+        (out * randn({2, 2, l, d}, 93)).sum().backward();
+        return std::vector<at::Tensor>{out.detach(), q.grad(), k.grad(), v.grad()};
+      };
+      const auto f = run(o), h = run(b);
+      ASSERT_EQ(h[0].scalar_type(), at::kFloat) << what;
+      // bf16 factors (8 significant bits) move the outputs by up to about 1% of the largest (measured:
+      // 0.3-1.1%), not more...
+      EXPECT_LT(max_abs_diff(h[0], f[0]), 0.02 * f[0].abs().max().item<double>()) << what;
+      EXPECT_GT(max_abs_diff(h[0], f[0]), 0.0) << what;  // ...and they do move them
+      for (int i = 1; i < 4; ++i) {
+        const double cos = (h[i] * f[i]).sum().item<double>() / (h[i].norm() * f[i].norm()).item<double>();
+        EXPECT_GT(cos, 0.999) << what << " gradient " << i;
+      }
+    }
+  }
+  // Causal relu features (no stabiliser to rescale): later tokens still change nothing before them.
+  const int64_t cut = 37;
+  at::Tensor q = randn({1, 2, 64, d}, 94), k = randn({1, 2, 64, d}, 95), v = randn({1, 2, 64, d}, 96);
+  at::Tensor q2 = q.clone(), k2 = k.clone(), v2 = v.clone();
+  k2.narrow(2, cut + 1, 64 - cut - 1).mul_(3.0);
+  v2.narrow(2, cut + 1, 64 - cut - 1).add_(1.0);
+  AttentionOptions o = favor(AttentionKind::favor_relu, true, 32, d);
+  o.causal_chunk_size = 16;
+  o.bf16_products = true;
+  EXPECT_LT(max_abs_diff(attention(q, k, v, o).narrow(2, 0, cut + 1), attention(q2, k2, v2, o).narrow(2, 0, cut + 1)),
+            1e-6);
+  // Double inputs (the gradient tests) ignore the option.
+  o.causal = false;
+  AttentionOptions plain = o;
+  plain.bf16_products = false;
+  EXPECT_TRUE(torch::equal(attention(q.to(at::kDouble), k.to(at::kDouble), v.to(at::kDouble), o),
+                           attention(q.to(at::kDouble), k.to(at::kDouble), v.to(at::kDouble), plain)));
+}

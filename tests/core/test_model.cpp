@@ -27,6 +27,11 @@ ModelConfig tiny(const std::string& objective, AttentionKind kind, int64_t redra
   return c;
 }
 
+// Cosine similarity of two tensors as flat vectors.
+double cosine(const at::Tensor& a, const at::Tensor& b) {
+  return (a * b).sum().item<double>() / (a.norm() * b.norm()).item<double>();
+}
+
 // A handful of fixed "proteins" as token rows: <cls>=1 ... <eos>=2, residues 5..24.
 std::vector<std::vector<int64_t>> toy_rows() {
   std::vector<std::vector<int64_t>> rows;
@@ -160,6 +165,78 @@ TEST(Model, FeedForwardActivationIsGeluOrSquaredRelu) {
   c.activation = "swish";
   EXPECT_THROW(ProteinLM{c}, ConfigError);
   EXPECT_THROW(ModelConfig::from_json("{\"activation\": \"relu\"}"), ConfigError);
+}
+
+TEST(Model, Bf16DenseProductsRoundLikeBf16AndKeepFloatGradients) {
+  torch::manual_seed(5);
+  torch::nn::Linear layer(48, 24);
+  const at::Tensor x = torch::randn({7, 48}).requires_grad_();
+  const at::Tensor y = dense(layer, x, at::kBFloat16);
+  ASSERT_EQ(y.scalar_type(), at::kBFloat16);
+  // Reference: inputs, weight and bias rounded to bf16, the product in double, the result rounded.
+  auto bf = [](const at::Tensor& t) { return t.detach().to(at::kBFloat16).to(at::kDouble); };
+  const at::Tensor exact = at::matmul(bf(x), bf(layer->weight).t()) + bf(layer->bias);
+  const at::Tensor expected = exact.to(at::kBFloat16).to(at::kDouble);
+  // One bf16 rounding apart at most (accumulation order): relative 2^-7 of the value.
+  EXPECT_LE(((y.to(at::kDouble) - expected).abs() - expected.abs() * std::ldexp(1.0, -7)).max().item<double>(), 1e-6);
+  // Not the float product: that one keeps digits bf16 cannot hold.
+  const at::Tensor fp32 = dense(layer, x, at::kFloat);
+  ASSERT_EQ(fp32.scalar_type(), at::kFloat);
+  EXPECT_TRUE(torch::allclose(fp32, layer->forward(x)));
+  EXPECT_FALSE(torch::equal(fp32, fp32.to(at::kBFloat16).to(at::kFloat)));
+  EXPECT_GT((y.to(at::kFloat) - fp32).abs().max().item<double>(), 0.0);
+  // The casts' backward hands float gradients to the float parameters, close to the float ones.
+  y.to(at::kFloat).square().sum().backward();
+  ASSERT_EQ(layer->weight.grad().scalar_type(), at::kFloat);
+  ASSERT_EQ(x.grad().scalar_type(), at::kFloat);
+  const at::Tensor gw = layer->weight.grad().clone(), gx = x.grad().clone();
+  layer->weight.mutable_grad().zero_();
+  x.mutable_grad().zero_();
+  fp32.square().sum().backward();
+  EXPECT_GT(cosine(gw, layer->weight.grad()), 0.999);
+  EXPECT_GT(cosine(gx, x.grad()), 0.999);
+}
+
+TEST(Model, Bf16PrecisionModelTracksTheFloatModel) {
+  ModelConfig c = tiny("ar", AttentionKind::favor_relu, 0);
+  EXPECT_EQ(c.precision, "fp32");
+  EXPECT_EQ(ModelConfig::from_json("{\"layers\": 2}").precision, "fp32");  // checkpoints before the option
+  c.precision = "bf16";
+  EXPECT_EQ(ModelConfig::from_json(c.to_json()).precision, "bf16");
+  c.precision = "fp16";
+  EXPECT_THROW(ProteinLM{c}, ConfigError);
+  EXPECT_THROW(ModelConfig::from_json("{\"precision\": \"half\"}"), ConfigError);
+  const at::Tensor tokens = torch::randint(5, 25, {2, 40});
+  for (AttentionKind kind : {AttentionKind::favor_relu, AttentionKind::favor_softmax, AttentionKind::exact}) {
+    for (const std::string objective : {"ar", "mlm"}) {
+      ModelConfig f = tiny(objective, kind, 0);
+      ModelConfig b = f;
+      b.precision = "bf16";
+      ProteinLM fm(f), bm(b);  // same seed: same parameters
+      const at::Tensor lf = fm->forward(tokens), lb = bm->forward(tokens);
+      ASSERT_EQ(lb.scalar_type(), at::kFloat);  // head and loss in float
+      const double scale = lf.abs().max().item<double>();
+      const double diff = (lf - lb).abs().max().item<double>();
+      EXPECT_GT(diff, 0.0) << to_string(kind) << " " << objective;
+      EXPECT_LT(diff, 0.03 * scale) << to_string(kind) << " " << objective;
+      // Gradients: float, pointing the same way as the float model's.
+      fm->loss(tokens, {}, tokens).loss.backward();
+      bm->loss(tokens, {}, tokens).loss.backward();
+      auto fp = fm->named_parameters(), bp = bm->named_parameters();
+      for (const auto& p : fp) {
+        const at::Tensor g = bp[p.key()].grad();
+        ASSERT_TRUE(g.defined()) << p.key();
+        ASSERT_EQ(g.scalar_type(), at::kFloat) << p.key();
+        EXPECT_GT(cosine(g, p.value().grad()), 0.99) << to_string(kind) << " " << objective << " " << p.key();
+      }
+      // Switching a float model to bf16 gives the bf16 model's logits.
+      fm->set_precision("bf16");
+      EXPECT_TRUE(torch::equal(fm->forward(tokens), lb)) << to_string(kind) << " " << objective;
+      fm->set_precision("fp32");
+      EXPECT_TRUE(torch::equal(fm->forward(tokens), lf));
+      EXPECT_THROW(fm->set_precision("fp16"), ConfigError);
+    }
+  }
 }
 
 TEST(Model, RotaryMakesScoresDependOnRelativePositionOnly) {
@@ -440,15 +517,6 @@ TEST(Model, ScheduleByTimeEndsAtZeroAndCountsTheTimeBeforeAResume) {
   EXPECT_EQ(resumed.state().step, done.step);
 }
 
-namespace {
-
-// Cosine similarity of two tensors as flat vectors.
-double cosine(const at::Tensor& a, const at::Tensor& b) {
-  return (a * b).sum().item<double>() / (a.norm() * b.norm()).item<double>();
-}
-
-}  // namespace
-
 TEST(Muon, OrthogonalizeApproximatesThePolarFactor) {
   torch::manual_seed(3);
   for (auto shape : std::vector<std::vector<int64_t>>{{24, 64}, {64, 24}, {3, 16, 16}}) {
@@ -467,6 +535,22 @@ TEST(Muon, OrthogonalizeApproximatesThePolarFactor) {
   // Scale does not matter: the first step divides by the norm.
   const at::Tensor g = torch::randn({8, 12});
   EXPECT_TRUE(torch::allclose(orthogonalize(g), orthogonalize(1000 * g), 1e-4, 1e-5));
+}
+
+TEST(Muon, OrthogonalizeInBf16StaysNearThePolarFactor) {
+  torch::manual_seed(6);
+  const at::Tensor g = torch::randn({3, 32, 96});
+  const at::Tensor o = orthogonalize(g, 5, at::kBFloat16);
+  ASSERT_EQ(o.scalar_type(), at::kFloat);
+  auto [u, sv, vh] = at::linalg_svd(g, /*full_matrices=*/false);
+  EXPECT_GT(cosine(o, at::matmul(u, vh)), 0.95);
+  const at::Tensor s = at::linalg_svdvals(o);
+  EXPECT_GT(s.min().item<double>(), 0.5);
+  EXPECT_LT(s.max().item<double>(), 1.3);
+  // bf16 products: not the float iteration's result, but close to it.
+  const at::Tensor f = orthogonalize(g);
+  EXPECT_FALSE(torch::equal(o, f));
+  EXPECT_GT(cosine(o, f), 0.99);
 }
 
 TEST(Muon, StepsAreOrthogonalisedNesterovMomentumAndAdamWForTheRest) {
