@@ -214,7 +214,7 @@ void setup_bench(CLI::App& sub, const GlobalOptions& global) {
   mod->add_option("--max-memory", m.config.max_memory_gib, "skip cases estimated above this many GiB")->capture_default_str();
   mod->add_flag("--recompute-features{false}", m.config.keep_features,
                 "favor kinds: recompute the features in the backward instead of keeping them");
-  mod->add_option("--precision", m.config.precision, "products of the dense layers: fp32, or bf16 (mixed precision)")
+  mod->add_option("--precision", m.config.precision, "products of the dense layers and FAVOR: fp32, or bf16 (mixed precision)")
       ->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
   mod->add_option("--device", m.config.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   mod->add_option("--csv", m.csv, "CSV output file ('' for none)")->capture_default_str();

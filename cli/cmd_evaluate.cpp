@@ -68,7 +68,7 @@ void setup_evaluate(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--seed", a->seed, "seed of crops and masks")->capture_default_str();
   sub.add_option("--draws", a->draws, "passes with other masks and crops, their targets pooled")
       ->check(CLI::PositiveNumber)->capture_default_str();
-  sub.add_option("--precision", a->precision, "products of the dense layers: fp32 or bf16 (default: the model's)")
+  sub.add_option("--precision", a->precision, "products of the dense layers and FAVOR: fp32 or bf16 (default: the model's)")
       ->check(CLI::IsMember({"fp32", "bf16"}));
   sub.add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
   sub.footer("Masked models are evaluated on 15% masked residues (seeded), autoregressive ones on every next token,\n"

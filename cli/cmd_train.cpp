@@ -257,8 +257,8 @@ void setup_train(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--activation", a->activation, "feed-forward nonlinearity: gelu (the presets') or relu2 (squared ReLU)")
       ->check(CLI::IsMember({"gelu", "relu2"}));
   sub.add_option("--precision", a->precision,
-                 "fp32 (default), or bf16: mixed precision, the dense layers' products in bfloat16 (weights, "
-                 "norms, FAVOR features and loss in fp32); kept in the checkpoint")
+                 "fp32 (default), or bf16: mixed precision, the dense layers' and FAVOR's products in bfloat16 "
+                 "(weights, norms, feature maps, sums and loss in fp32); kept in the checkpoint")
       ->check(CLI::IsMember({"fp32", "bf16"}));
   sub.add_option("--features", a->features, "random features m (favor kinds)");
   sub.add_option("--projection", a->projection, "orthogonal, iid or identity");

@@ -13,7 +13,7 @@ struct ModelBenchConfig {
   std::string preset = "small";      // model preset
   int64_t features = 0;              // random features m of the favor kinds; 0: the preset's
   bool keep_features = true;         // favor kinds keep their features for the backward (false: recompute)
-  std::string precision = "fp32";    // products of the dense layers (ModelConfig::precision)
+  std::string precision = "fp32";    // products of the dense layers and FAVOR (ModelConfig::precision)
   std::vector<std::string> objectives = {"mlm", "ar"};
   std::vector<AttentionKind> kinds = {AttentionKind::exact, AttentionKind::favor_softmax,
                                       AttentionKind::favor_relu, AttentionKind::dummy};

@@ -33,8 +33,9 @@ struct ModelConfig {
   int64_t redraw_interval = 1000;          // training steps between projection redraws; 0: never
   int64_t causal_chunk_size = kDefaultCausalChunk;  // C of the causal prefix sums
   double dropout = 0.0;                    // on attention and feed-forward outputs
-  // Products of the blocks' dense layers (q/k/v, attention output, feed-forward): fp32, or bf16 for
-  // mixed precision (weights, residual stream, LayerNorms, FAVOR features, head and loss stay fp32).
+  // Products of the blocks' dense layers (q/k/v, attention output, feed-forward) and of FAVOR's
+  // features: fp32, or bf16 for mixed precision (weights, residual stream, LayerNorms, feature maps
+  // and sums, head and loss stay fp32).
   std::string precision = "fp32";
   uint64_t seed = 0;                       // parameter initialisation and projection draws
   int64_t vocab_size = 30;                 // tokens (set from the vocabulary)
