@@ -43,6 +43,14 @@ struct Products {
     if (!bf16) return at::matmul(a, b);
     return at::matmul(lo(a), lo(b)).to(at::kFloat);
   }
+  // acc += a b for batched [N, *, *] factors (in place for float products).
+  void accumulate(at::Tensor& acc, const at::Tensor& a, const at::Tensor& b) const {
+    if (bf16) {
+      acc.add_((*this)(a, b));
+    } else {
+      acc.baddbmm_(a, b);
+    }
+  }
 };
 
 // One side's feature map phi over a block of rows x [N, r, d] (unscaled: w carries d^-1/4). Queries are
@@ -303,11 +311,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
         at::Tensor x = ks.narrow(1, r0, r);
         at::Tensor valid_b = maybe_narrow(valid, r0, r);
         at::Tensor phi = fk.key_block(x, valid_b, stab, kvt);  // softmax: epsilon part added below
-        if (fk.mm.bf16) {
-          kvt.add_(fk.mm(v1.narrow(1, r0, r).transpose(1, 2), phi));
-        } else {
-          kvt.baddbmm_(v1.narrow(1, r0, r).transpose(1, 2), phi);
-        }
+        fk.mm.accumulate(kvt, v1.narrow(1, r0, r).transpose(1, 2), phi);
         if (keep) k_kept.push_back(phi);
         if (keep_stabs) key_stabs[b].copy_(stab);
       }
@@ -427,11 +431,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
                       : fq.compute_without_eps(x, {}, {}, true);
         const at::Tensor den = dens.narrow(1, r0, r);  // [N, r, 1]
         at::Tensor gnd = grad_num_den(g.narrow(1, r0, r), out.narrow(1, r0, r), den);  // [N, r, dv + 1]
-        if (mm.bf16) {
-          dkvt.add_(mm(gnd.transpose(1, 2), f.phi));
-        } else {
-          dkvt.baddbmm_(gnd.transpose(1, 2), f.phi);
-        }
+        mm.accumulate(dkvt, gnd.transpose(1, 2), f.phi);
         if (q_eps != 0) dkvt.add_(gnd.sum(1).unsqueeze(2), q_eps);
         dq.narrow(1, r0, r).copy_(fq.input_grad(f, x, {}, mm(gnd, kvt)));
       }
