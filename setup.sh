@@ -12,7 +12,7 @@ JOBS=${JOBS:-$(nproc)}
 PACKAGES=(
   build-essential cmake ccache pkg-config
   libtorch-dev libblis4-openmp libopenblas0-openmp libgloo-dev
-  libseqan3-dev zlib1g-dev libbz2-dev
+  libseqan3-dev zlib1g-dev libbz2-dev libgoogle-perftools-dev
   qt6-base-dev qt6-svg-dev
   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
   mmseqs2-examples xvfb xauth

@@ -187,6 +187,12 @@ struct FeatureMap {
 
 bool keeps_features(FeatureKind kind) { return kind != FeatureKind::trig; }
 
+int64_t fitted_chunk(int64_t chunk, int64_t length) {
+  const int64_t chunks = std::max<int64_t>(1, (length + chunk - 1) / chunk);
+  const int64_t rows = (length + chunks - 1) / chunks;
+  return std::min(chunk, (rows + 7) / 8 * 8);
+}
+
 namespace {
 
 // Number of feature columns for a projection of m rows.
@@ -280,6 +286,7 @@ class FavorFunction : public torch::autograd::Function<FavorFunction> {
     const auto kind = static_cast<FeatureKind>(kind_id);
     const int64_t n = qs.size(0), lq = qs.size(1), lk = ks.size(1), dv = v.size(2);
     const int64_t width = feature_width(kind, w.size(0));
+    if (causal) chunk = fitted_chunk(chunk, lq);
     const int64_t block = pick_block_rows(block_rows, n, width, std::max(lq, lk), chunk, causal);
     // Causal keys get no epsilon: it would not cancel, and position i would see later keys' maximum.
     const double key_eps = kind == FeatureKind::softmax && causal ? 0.0 : eps;

@@ -13,6 +13,13 @@ enum class FeatureKind { softmax, trig, relu };
 // backward needs the angles, not the features).
 bool keeps_features(FeatureKind kind);
 
+// The chunk a causal pass over `length` rows uses for chunk size C: as many chunks as C gives, each as
+// short as it can be in multiples of 8 rows, so that a length just above a multiple of C is not padded
+// by almost a whole chunk (L 133, C 128: two chunks of 72 rows, not two of 128; on a training run's
+// mixed lengths that padding cost ~10% of a step). Chunks only split the sums: the same result up to
+// rounding.
+int64_t fitted_chunk(int64_t chunk, int64_t length);
+
 // Which side a feature map is for: the stabilisers differ (per row for queries, per sequence for keys).
 enum class Role { query, key };
 

@@ -4,6 +4,7 @@
 #include "core/attention.h"
 #include "core/bench_attention.h"
 #include "core/errors.h"
+#include "core/favor.h"
 #include "core/memory.h"
 #include "tests/core/reference.h"
 
@@ -18,7 +19,7 @@ at::Tensor randn(std::vector<int64_t> shape, uint64_t seed, double scale = 1.0) 
   return at::randn(shape, gen, at::kFloat) * scale;
 }
 
-AttentionOptions favor(AttentionKind kind, bool causal, int64_t m, int64_t d, uint64_t seed = 3) {
+AttentionOptions favor_options(AttentionKind kind, bool causal, int64_t m, int64_t d, uint64_t seed = 3) {
   AttentionOptions o;
   o.kind = kind;
   o.causal = causal;
@@ -66,7 +67,7 @@ TEST(Attention, FavorKindsMatchTheirOwnKernelComputedByBruteForce) {
       q = q.to(at::kDouble), k = k.to(at::kDouble), v = v.to(at::kDouble);
     }
     for (bool causal : {false, true}) {
-      AttentionOptions o = favor(kind, causal, 40, d);
+      AttentionOptions o = favor_options(kind, causal, 40, d);
       o.causal_chunk_size = 8;  // 37 = 4 * 8 + 5: the last chunk is partial
       o.block_rows = 16;        // several blocks: the state carried between blocks is exercised
       at::Tensor ref = test::reference_attention(q, k, v, o);
@@ -81,7 +82,7 @@ TEST(Attention, FavorKindsMatchTheirOwnKernelComputedByBruteForce) {
 TEST(Attention, CausalChunkSizesThatDoAndDoNotDivideLength) {
   const int64_t d = 8, l = 48;
   at::Tensor q = randn({1, 2, l, d}, 20), k = randn({1, 2, l, d}, 21), v = randn({1, 2, l, 4}, 22);
-  AttentionOptions o = favor(AttentionKind::favor_softmax, true, 32, d);
+  AttentionOptions o = favor_options(AttentionKind::favor_softmax, true, 32, d);
   at::Tensor ref = test::reference_attention(q, k, v, o);
   for (int64_t chunk : {1, 5, 16, 48, 64}) {
     for (int64_t block : {0, 7, 20}) {
@@ -90,6 +91,25 @@ TEST(Attention, CausalChunkSizesThatDoAndDoNotDivideLength) {
       EXPECT_LT(max_abs_diff(attention(q, k, v, o), ref), 1e-5) << "chunk " << chunk << " block " << block;
     }
   }
+}
+
+TEST(Attention, CausalChunksAreFittedToTheLength) {
+  // As many chunks as C gives, as short as multiples of 8 allow: hand-computed.
+  EXPECT_EQ(core::favor::fitted_chunk(128, 512), 128);   // 4 full chunks
+  EXPECT_EQ(core::favor::fitted_chunk(128, 133), 72);    // 2 chunks of 72 (144 rows), not 2 of 128 (256)
+  EXPECT_EQ(core::favor::fitted_chunk(128, 100), 104);   // 1 chunk
+  EXPECT_EQ(core::favor::fitted_chunk(128, 300), 104);   // 3 chunks of 100, rounded up to 104
+  EXPECT_EQ(core::favor::fitted_chunk(128, 8000), 128);  // 63 chunks of 127 -> 128
+  EXPECT_EQ(core::favor::fitted_chunk(5, 48), 5);        // never above C
+  EXPECT_EQ(core::favor::fitted_chunk(128, 1), 8);
+  // A length just above a chunk gives the unchunked result (chunk 1 is the plain prefix sum).
+  const int64_t d = 8, l = 133;
+  at::Tensor q = randn({1, 2, l, d}, 23), k = randn({1, 2, l, d}, 24), v = randn({1, 2, l, 4}, 25);
+  AttentionOptions o = favor_options(AttentionKind::favor_relu, true, 32, d);
+  o.causal_chunk_size = 1;
+  at::Tensor ref = attention(q, k, v, o);
+  o.causal_chunk_size = 128;
+  EXPECT_LT(max_abs_diff(attention(q, k, v, o), ref), 1e-5);
 }
 
 TEST(Attention, CausalOutputIgnoresLaterTokens) {
@@ -101,7 +121,7 @@ TEST(Attention, CausalOutputIgnoresLaterTokens) {
   k2.narrow(2, cut + 1, l - cut - 1).copy_(randn({1, 2, l - cut - 1, d}, 34, 3.0));
   v2.narrow(2, cut + 1, l - cut - 1).copy_(randn({1, 2, l - cut - 1, d}, 35));
   for (AttentionKind kind : {AttentionKind::exact, AttentionKind::favor_softmax, AttentionKind::favor_relu}) {
-    AttentionOptions o = favor(kind, true, 64, d);
+    AttentionOptions o = favor_options(kind, true, 64, d);
     o.causal_chunk_size = 16;
     at::Tensor a = attention(q, k, v, o).narrow(2, 0, cut + 1);
     at::Tensor b = attention(q2, k2, v2, o).narrow(2, 0, cut + 1);
@@ -122,7 +142,7 @@ TEST(Attention, PaddedKeysChangeNothing) {
   for (AttentionKind kind : {AttentionKind::exact, AttentionKind::favor_softmax, AttentionKind::favor_relu,
                              AttentionKind::favor_trig}) {
     for (bool causal : {false, true}) {
-      AttentionOptions o = favor(kind, causal, 32, d);
+      AttentionOptions o = favor_options(kind, causal, 32, d);
       o.causal_chunk_size = 4;
       at::Tensor padded = attention(q, k_junk, v_junk, o, mask).narrow(2, 0, keep);
       at::Tensor trimmed = attention(q.narrow(2, 0, keep), k.narrow(2, 0, keep), v.narrow(2, 0, keep), o);
@@ -152,7 +172,7 @@ TEST(Attention, OneSequenceDoesNotDependOnTheOthersInTheBatch) {
       q = q.to(at::kDouble), k = k.to(at::kDouble), v = v.to(at::kDouble);
     }
     for (bool causal : {false, true}) {
-      AttentionOptions o = favor(kind, causal, 24, d);
+      AttentionOptions o = favor_options(kind, causal, 24, d);
       o.causal_chunk_size = 8;
       at::Tensor batched = attention(q, k, v, o, mask);
       for (int64_t b = 0; b < 3; ++b) {
@@ -171,7 +191,7 @@ TEST(Attention, WeightsReproduceTheOutput) {
   mask[1].narrow(0, 15, 4).fill_(true);
   for (AttentionKind kind : {AttentionKind::exact, AttentionKind::favor_softmax, AttentionKind::favor_relu}) {
     for (bool causal : {false, true}) {
-      AttentionOptions o = favor(kind, causal, 32, d);
+      AttentionOptions o = favor_options(kind, causal, 32, d);
       at::Tensor out = attention(q, k, v, o, mask);
       at::Tensor w = attention_weights(q, k, o, mask, 1, 1);  // [19, 19]
       EXPECT_LT(max_abs_diff(w.sum(-1), at::ones({19})), 1e-5);
@@ -292,7 +312,7 @@ TEST(Attention, BadShapesAndKindsAreConfigErrors) {
 TEST(Attention, HalfPrecisionInputsUseFloat32Features) {
   const int64_t d = 16;
   at::Tensor q = randn({1, 2, 33, d}, 80), k = randn({1, 2, 33, d}, 81), v = randn({1, 2, 33, d}, 82);
-  AttentionOptions o = favor(AttentionKind::favor_softmax, true, 32, d);
+  AttentionOptions o = favor_options(AttentionKind::favor_softmax, true, 32, d);
   at::Tensor full = attention(q, k, v, o);
   at::Tensor bf16 = attention(q.to(at::kBFloat16), k.to(at::kBFloat16), v.to(at::kBFloat16), o);
   EXPECT_EQ(bf16.scalar_type(), at::kBFloat16);
@@ -306,7 +326,7 @@ TEST(Attention, Bf16ProductsTrackFloatFavorAndItsGradients) {
   for (AttentionKind kind : {AttentionKind::favor_softmax, AttentionKind::favor_relu}) {
     for (bool causal : {false, true}) {
       const std::string what = to_string(kind) + (causal ? " causal" : " bidirectional");
-      AttentionOptions o = favor(kind, causal, 32, d);
+      AttentionOptions o = favor_options(kind, causal, 32, d);
       o.causal_chunk_size = 16;
       o.block_rows = 48;  // several blocks
       AttentionOptions b = o;
@@ -336,7 +356,7 @@ TEST(Attention, Bf16ProductsTrackFloatFavorAndItsGradients) {
   at::Tensor q2 = q.clone(), k2 = k.clone(), v2 = v.clone();
   k2.narrow(2, cut + 1, 64 - cut - 1).mul_(3.0);
   v2.narrow(2, cut + 1, 64 - cut - 1).add_(1.0);
-  AttentionOptions o = favor(AttentionKind::favor_relu, true, 32, d);
+  AttentionOptions o = favor_options(AttentionKind::favor_relu, true, 32, d);
   o.causal_chunk_size = 16;
   o.bf16_products = true;
   EXPECT_LT(max_abs_diff(attention(q, k, v, o).narrow(2, 0, cut + 1), attention(q2, k2, v2, o).narrow(2, 0, cut + 1)),
