@@ -249,6 +249,40 @@ TEST(Model, RotaryMakesScoresDependOnRelativePositionOnly) {
   EXPECT_GT(std::abs(scores[3][10].item<double>() - scores[3][30].item<double>()), 1e-4);
 }
 
+TEST(Model, ProjectSplitsHeadsLikeViewPermuteAndRotaryInBothDirections) {
+  // Reference: the input projection viewed [B, L, 3, H, dh], permuted to 3 x [B, H, L, dh], q and k
+  // rotated by apply_rotary, everything differentiated by autograd.
+  for (bool rotary : {true, false}) {
+    for (bool all_used : {true, false}) {
+      torch::manual_seed(3);
+      MultiheadAttention mha(MultiheadAttentionOptions(32, 4).rotary(rotary));
+      at::Tensor x = torch::randn({2, 9, 32}, torch::requires_grad());
+      std::vector<at::Tensor> w = {torch::randn({2, 4, 9, 8}), torch::randn({2, 4, 9, 8}),
+                                   torch::randn({2, 4, 9, 8})};
+      auto loss_of = [&](const at::Tensor& q, const at::Tensor& k, const at::Tensor& v) {
+        at::Tensor loss = (v * w[2]).sum();  // all_used false: q and k reach no loss (dummy attention)
+        return all_used ? loss + (q * w[0]).sum() + (k * w[1]).sum() : loss;
+      };
+      auto [q, k, v] = mha->project(x);
+      loss_of(q, k, v).backward();
+      const at::Tensor gx = x.grad().clone(), gw = mha->in_proj->weight.grad().clone();
+      x.mutable_grad().zero_();
+      mha->in_proj->weight.mutable_grad().zero_();
+      auto parts = mha->in_proj->forward(x).view({2, 9, 3, 4, 8}).permute({2, 0, 3, 1, 4}).unbind(0);
+      at::Tensor rq = rotary ? apply_rotary(parts[0]) : parts[0];
+      at::Tensor rk = rotary ? apply_rotary(parts[1]) : parts[1];
+      EXPECT_LT(test::max_abs_diff(q, rq), 1e-6);
+      EXPECT_LT(test::max_abs_diff(k, rk), 1e-6);
+      EXPECT_TRUE(torch::equal(v, parts[2]));
+      EXPECT_TRUE(q.is_contiguous() && k.is_contiguous() && v.is_contiguous());
+      loss_of(rq, rk, parts[2]).backward();
+      EXPECT_LT(test::max_abs_diff(gx, x.grad()), 1e-5) << rotary << all_used;
+      EXPECT_LT(test::max_abs_diff(gw, mha->in_proj->weight.grad()), 1e-5) << rotary << all_used;
+      EXPECT_GT(gx.abs().max().item<double>(), 0.1);
+    }
+  }
+}
+
 TEST(Model, CausalLogitsIgnoreLaterTokens) {
   for (AttentionKind kind : {AttentionKind::exact, AttentionKind::favor_softmax, AttentionKind::favor_relu}) {
     ProteinLM model(tiny("ar", kind));
