@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <string>
 
 #include "core/errors.h"
@@ -68,18 +69,40 @@ at::Tensor Muon::step(LossClosure closure) {
   torch::NoGradGuard no_grad;
   const double lr = static_cast<torch::optim::AdamWOptions&>(param_groups().front().options()).lr();
   for (auto& group : adamw_->param_groups()) static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
+  // Nesterov directions as [blocks, rows, cols], each in its wide orientation (a tall block is
+  // orthogonalised through its transpose anyway), grouped by shape: one batched iteration per shape
+  // (4 layers of the small preset: two batches instead of 16 calls; in bf16 39 against 61 ms a step).
+  std::map<std::pair<int64_t, int64_t>, std::vector<size_t>> by_shape;
+  std::vector<at::Tensor> directions(matrices_.size());
   for (size_t i = 0; i < matrices_.size(); ++i) {
-    at::Tensor p = matrices_[i].parameter;
+    const at::Tensor p = matrices_[i].parameter;
     if (!p.grad().defined()) continue;
     const at::Tensor grad = p.grad();
     at::Tensor& buffer = momentum_[i];
     buffer.mul_(options_.momentum).add_(grad);
-    const at::Tensor direction = grad.add(buffer, options_.momentum);  // Nesterov
     const int64_t blocks = matrices_[i].blocks, rows = p.size(0) / blocks, cols = p.size(1);
-    const at::Tensor update = orthogonalize(direction.view({blocks, rows, cols}), options_.ns_steps, options_.dtype);
-    const double scale = options_.rms * std::sqrt(static_cast<double>(std::max(rows, cols)));
-    p.mul_(1.0 - lr * options_.weight_decay);
-    p.add_(update.view_as(p), -lr * scale);
+    at::Tensor direction = grad.add(buffer, options_.momentum).view({blocks, rows, cols});  // Nesterov
+    if (rows > cols) direction = direction.transpose(1, 2);
+    directions[i] = direction;
+    by_shape[{direction.size(1), direction.size(2)}].push_back(i);
+  }
+  for (const auto& [shape, members] : by_shape) {
+    std::vector<at::Tensor> batch;
+    std::vector<int64_t> counts;
+    for (size_t i : members) {
+      batch.push_back(directions[i]);
+      counts.push_back(directions[i].size(0));
+    }
+    const auto updates =
+        orthogonalize(at::cat(batch, 0), options_.ns_steps, options_.dtype).split_with_sizes(counts, 0);
+    for (size_t j = 0; j < members.size(); ++j) {
+      at::Tensor p = matrices_[members[j]].parameter;
+      const bool tall = p.size(0) / matrices_[members[j]].blocks > p.size(1);
+      const at::Tensor update = tall ? updates[j].transpose(1, 2) : updates[j];
+      const double scale = options_.rms * std::sqrt(static_cast<double>(shape.second));  // the larger side
+      p.mul_(1.0 - lr * options_.weight_decay);
+      p.add_(update.reshape(p.sizes()), -lr * scale);
+    }
   }
   adamw_->step();
   return loss;

@@ -623,6 +623,41 @@ TEST(Muon, StepsAreOrthogonalisedNesterovMomentumAndAdamWForTheRest) {
   EXPECT_THROW(Muon({{torch::randn({5, 4}), 3}}, {}, o), ConfigError);  // 5 rows into 3 blocks
 }
 
+TEST(Muon, SameShapedBlocksShareABatchAndEachGetsItsOwnUpdate) {
+  // A fused [12, 4] (three [4, 4] blocks), a [4, 4], a tall [8, 4] and a wide [4, 8] (whose
+  // transposes share a shape), and one without a gradient: every update as if orthogonalised alone.
+  torch::manual_seed(5);
+  std::vector<at::Tensor> ws = {torch::randn({12, 4}), torch::randn({4, 4}), torch::randn({8, 4}),
+                                torch::randn({4, 8}), torch::randn({4, 4})};
+  const std::vector<int64_t> blocks = {3, 1, 1, 1, 1};
+  std::vector<MuonMatrix> matrices;
+  std::vector<at::Tensor> before;
+  for (size_t i = 0; i < ws.size(); ++i) {
+    ws[i].requires_grad_();
+    before.push_back(ws[i].detach().clone());
+    matrices.push_back({ws[i], blocks[i]});
+  }
+  MuonOptions o;
+  o.learning_rate = 0.1;
+  o.weight_decay = 0.0;
+  o.momentum = 0.0;
+  Muon muon(matrices, {}, o);
+  std::vector<at::Tensor> grads;
+  for (size_t i = 0; i + 1 < ws.size(); ++i) {
+    grads.push_back(torch::randn(ws[i].sizes()));
+    ws[i].mutable_grad() = grads.back().clone();
+  }
+  muon.step();
+  for (size_t i = 0; i + 1 < ws.size(); ++i) {
+    const int64_t rows = ws[i].size(0) / blocks[i], cols = ws[i].size(1);
+    const at::Tensor update = orthogonalize(grads[i].view({blocks[i], rows, cols})).reshape(ws[i].sizes());
+    const at::Tensor expected = before[i] - 0.1 * 0.2 * std::sqrt(double(std::max(rows, cols))) * update;
+    EXPECT_TRUE(torch::allclose(ws[i].detach(), expected, 1e-5, 1e-6)) << i;
+    EXPECT_FALSE(torch::equal(ws[i].detach(), before[i])) << i;
+  }
+  EXPECT_TRUE(torch::equal(ws.back().detach(), before.back()));  // no gradient: untouched
+}
+
 TEST(Muon, TrainsAModelAndRejectsUnknownOptimisers) {
   ProteinLM model(tiny("ar", AttentionKind::favor_relu, 0));
   TrainOptions o = quick(150);
