@@ -33,7 +33,7 @@ void rotate_into(at::Tensor o, const at::Tensor& x, const std::pair<at::Tensor, 
 // qkv [B, L, 3E] (the input projection) -> q, k, v [B, H, L, E/H], each contiguous, q and k rotated
 // when rotary. One pass writes each; the backward writes the three gradients straight into one
 // [B, L, 3E] tensor. (Through view, permute and unbind, the backward stacked the three gradients and
-// then copied the stack into qkv's layout: two passes, 2x the time of this at L = 8192.)
+// then copied the stack into qkv's layout: two passes instead of one.)
 class SplitHeads : public torch::autograd::Function<SplitHeads> {
  public:
   static torch::autograd::variable_list forward(torch::autograd::AutogradContext* ctx, at::Tensor qkv,
