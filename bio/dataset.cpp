@@ -141,11 +141,11 @@ bool WindowPacker::flush(std::vector<int32_t>& window) {
 
 namespace {
 
-// Tensors of a batch with every row padded to the longest; targets start as kIgnore.
+// Tensors of a batch with every row padded to the longest; targets start as core::kIgnoreIndex.
 Batch empty_batch(int64_t rows, int64_t length) {
   Batch b;
   b.tokens = at::full({rows, length}, Vocabulary::kPad, at::kLong);
-  b.targets = at::full({rows, length}, kIgnore, at::kLong);
+  b.targets = at::full({rows, length}, core::kIgnoreIndex, at::kLong);
   b.padding = at::ones({rows, length}, at::kBool);
   return b;
 }

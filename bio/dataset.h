@@ -12,8 +12,9 @@
 #include <vector>
 
 #include "bio/header.h"
-#include "core/batch.h"
 #include "bio/vocabulary.h"
+#include "core/batch.h"
+#include "core/settings.h"
 
 namespace performer::bio {
 
@@ -94,7 +95,6 @@ class WindowPacker {
 };
 
 using Batch = core::TokenBatch;
-constexpr int64_t kIgnore = -100;
 
 struct MaskingOptions {
   double fraction = 0.15;  // share of residue positions selected for prediction
@@ -109,7 +109,7 @@ Batch make_mlm_batch(const std::vector<std::vector<int32_t>>& rows, const Maskin
 // Autoregressive batch: inputs row[0 .. n-2], targets row[1 .. n-1].
 Batch make_ar_batch(const std::vector<std::vector<int32_t>>& rows);
 
-enum class Objective { mlm, ar };
+using core::Objective;
 
 struct LoaderOptions {
   Objective objective = Objective::mlm;

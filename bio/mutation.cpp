@@ -53,7 +53,8 @@ std::string apply_mutations(const std::string& sequence, const std::vector<Mutat
     if (actual != m.wild_type) {
       throw InputError("mutation " + to_string(m) + ": the sequence has " + std::string(1, actual) +
                        " at position " + std::to_string(m.position) + ", not " +
-                       std::string(1, m.wild_type) + " (check --offset)");
+                       std::string(1, m.wild_type),
+                       "offset");
     }
     out[index] = m.mutant;
   }

@@ -30,22 +30,6 @@ std::string printable_char(char c) {
 
 const std::array<int32_t, 256> Vocabulary::kTable = make_table();
 
-UnknownPolicy parse_unknown_policy(const std::string& name) {
-  if (name == "error") return UnknownPolicy::error;
-  if (name == "x") return UnknownPolicy::x;
-  if (name == "skip") return UnknownPolicy::skip;
-  throw ConfigError("unknown policy '" + name + "' for unknown residues (expected x, skip or error)");
-}
-
-std::string to_string(UnknownPolicy policy) {
-  switch (policy) {
-    case UnknownPolicy::error: return "error";
-    case UnknownPolicy::x: return "x";
-    case UnknownPolicy::skip: return "skip";
-  }
-  return "?";
-}
-
 char Vocabulary::letter(int32_t id) {
   if (id >= kFirstResidue && id < kSize) return kResidues[id - kFirstResidue];
   return '?';
@@ -83,8 +67,8 @@ bool Vocabulary::encode(std::string_view sequence, UnknownPolicy policy, std::ve
       case UnknownPolicy::error:
         out.resize(start);
         throw InputError((where.empty() ? std::string() : where + ": ") + "unexpected character " +
-                         printable_char(sequence[i]) + " at position " + std::to_string(i + 1) +
-                         " (use --unknown=x to read it as X, or --unknown=skip to drop such records)");
+                         printable_char(sequence[i]) + " at position " + std::to_string(i + 1),
+                         "unknown_policy");
     }
   }
   return true;
@@ -94,13 +78,6 @@ std::vector<int64_t> residue_tokens(std::string_view sequence, UnknownPolicy pol
   std::vector<int32_t> ids;
   if (!Vocabulary::encode(sequence, policy, ids, where)) return {};
   return {ids.begin(), ids.end()};
-}
-
-std::vector<int64_t> framed_tokens(const std::vector<int64_t>& residues) {
-  std::vector<int64_t> tokens = {Vocabulary::kCls};
-  tokens.insert(tokens.end(), residues.begin(), residues.end());
-  tokens.push_back(Vocabulary::kEos);
-  return tokens;
 }
 
 }  // namespace performer::bio

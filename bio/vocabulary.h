@@ -7,6 +7,9 @@
 #include <string_view>
 #include <vector>
 
+#include "core/names.h"
+#include "core/tokens.h"
+
 namespace performer::bio {
 
 enum class UnknownPolicy {
@@ -18,18 +21,24 @@ enum class UnknownPolicy {
 // A character for a message: 'A' when printable, else "byte 0x1F".
 std::string printable_char(char c);
 
-UnknownPolicy parse_unknown_policy(const std::string& name);  // "error", "x", "skip"; ConfigError else
-std::string to_string(UnknownPolicy policy);
+constexpr core::NameList<UnknownPolicy, 3> names(UnknownPolicy) {
+  return {{{UnknownPolicy::x, "x"}, {UnknownPolicy::skip, "skip"}, {UnknownPolicy::error, "error"}}};
+}
+inline UnknownPolicy parse_unknown_policy(const std::string& name) {  // ConfigError for other names
+  return core::parse_name<UnknownPolicy>(name, "policy for unknown residues");
+}
+using core::to_string;
 
 class Vocabulary {
  public:
   static constexpr std::string_view kVersion = "performer-protein-v1";
-  static constexpr int32_t kPad = 0;    // padding, never predicted
-  static constexpr int32_t kCls = 1;    // beginning of sequence (bos / cls)
-  static constexpr int32_t kEos = 2;    // end of sequence; also the separator in concatenated windows
-  static constexpr int32_t kMask = 3;   // masked-LM mask
-  static constexpr int32_t kUnk = 4;    // unknown (only produced on request, never from letters)
-  static constexpr int32_t kFirstResidue = 5;
+  // The specials are core's (core/tokens.h); residues follow them.
+  static constexpr int32_t kPad = core::SpecialTokens::pad;
+  static constexpr int32_t kCls = core::SpecialTokens::cls;
+  static constexpr int32_t kEos = core::SpecialTokens::eos;
+  static constexpr int32_t kMask = core::SpecialTokens::mask;
+  static constexpr int32_t kUnk = core::SpecialTokens::unk;
+  static constexpr int32_t kFirstResidue = core::SpecialTokens::count;
   static constexpr std::string_view kResidues = "ACDEFGHIKLMNPQRSTVWYXBZUO";  // ids 5..29
   static constexpr int32_t kSize = kFirstResidue + static_cast<int32_t>(kResidues.size());  // 30
   static constexpr int32_t kStandard = 20;  // the first 20 residues are the standard amino acids
@@ -55,7 +64,6 @@ class Vocabulary {
 // sequence has an unknown character.
 std::vector<int64_t> residue_tokens(std::string_view sequence, UnknownPolicy policy, const std::string& where = "");
 
-// <cls> residues <eos>: the row every model reads.
-std::vector<int64_t> framed_tokens(const std::vector<int64_t>& residues);
+using core::framed_tokens;  // <cls> residues <eos>
 
 }  // namespace performer::bio

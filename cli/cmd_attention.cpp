@@ -7,10 +7,13 @@
 
 #include "bio/header.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/model_io.h"
 #include "core/analysis.h"
 #include "core/errors.h"
-#include "core/npy.h"
+#include "io/file.h"
+#include "io/json.h"
+#include "io/tensor_npy.h"
 
 namespace performer::cli {
 namespace {
@@ -20,25 +23,30 @@ struct AttentionArgs {
 };
 
 void run_attention(const AttentionArgs& a) {
-  namespace fs = std::filesystem;
   core::Checkpoint c = load_model(a.model, a.device);
   const bio::SequenceRecord record = first_record(a.sequence);
   const auto residues = bio::residue_tokens(record.sequence, bio::UnknownPolicy::error, a.sequence);
   const int64_t n = static_cast<int64_t>(residues.size());
   at::Tensor maps = core::attention_maps(c.model, bio::framed_tokens(residues)).to(at::kCPU);  // [Ly, H, L+2, L+2]
   at::Tensor body = maps.narrow(2, 1, n).narrow(3, 1, n).contiguous();                  // residues only
-  make_folder(a.out);
-  core::write_npy((fs::path(a.out) / "attention.npy").string(), body);
-  core::write_npy((fs::path(a.out) / "contacts.npy").string(), core::contact_scores(body));
-  std::ofstream json((fs::path(a.out) / "attention.json").string());
-  const auto header = bio::parse_header(record.header);
-  json << "{\n  \"id\": \"" << header.id << "\",\n  \"residues\": \"";
-  for (int64_t t : residues) json << bio::Vocabulary::letter(static_cast<int32_t>(t));
-  json << "\",\n  \"length\": " << n << ",\n  \"layers\": " << maps.size(0) << ",\n  \"heads\": " << maps.size(1)
-       << ",\n  \"attention\": \"" << core::to_string(c.config.attention) << "\",\n  \"causal\": "
-       << (c.config.causal() ? "true" : "false") << ",\n  \"model\": \"" << a.model
-       << "\",\n  \"files\": {\"attention\": \"attention.npy\", \"contacts\": \"contacts.npy\"},\n"
-       << "  \"attention_shape\": [\"layer\", \"head\", \"query\", \"key\"]\n}\n";
+  io::AtomicFolder folder(a.out);
+  io::write_npy(folder.file("attention.npy"), body);
+  io::write_npy(folder.file("contacts.npy"), core::contact_scores(body));
+  std::string letters;
+  for (int64_t t : residues) letters += bio::Vocabulary::letter(static_cast<int32_t>(t));
+  io::Json json;
+  json["id"] = bio::parse_header(record.header).id;
+  json["residues"] = letters;
+  json["length"] = n;
+  json["layers"] = maps.size(0);
+  json["heads"] = maps.size(1);
+  json["attention"] = core::to_string(c.config.attention);
+  json["causal"] = c.config.causal();
+  json["model"] = a.model;
+  json["files"] = {{"attention", "attention.npy"}, {"contacts", "contacts.npy"}};
+  json["attention_shape"] = {"layer", "head", "query", "key"};
+  io::write_file(folder.file("attention.json"), io::to_text(json) + "\n");
+  folder.commit();
   std::cerr << "wrote " << a.out << "/attention.npy [" << maps.size(0) << ", " << maps.size(1) << ", " << n << ", " << n
             << "], contacts.npy and attention.json\n";
 }
@@ -50,7 +58,7 @@ void setup_attention(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("model", a->model, "checkpoint written by performer train")->required();
   sub.add_option("--sequence", a->sequence, "FASTA file whose first record is the sequence")->required();
   sub.add_option("--out", a->out, "output folder")->required();
-  sub.add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  add_device_option(sub, a->device);
   sub.footer(
       "attention.npy [layers, heads, L, L] float32: row i holds the weights residue i gives to every residue (the\n"
       "matrix FAVOR applies implicitly, materialised here: O(L^2) memory per head). contacts.npy [L, L]: maps\n"

@@ -8,10 +8,11 @@
 #include <sstream>
 
 #include "cli/commands.h"
-#include "cli/table.h"
-#include "bio/bench_data.h"
-#include "core/bench_attention.h"
-#include "core/bench_model.h"
+#include "cli/options.h"
+#include "io/table.h"
+#include "tools/bench_data.h"
+#include "tools/bench_attention.h"
+#include "tools/bench_model.h"
 #include "core/errors.h"
 #include "core/model.h"
 
@@ -19,24 +20,32 @@ namespace performer::cli {
 namespace {
 
 struct AttentionArgs {
-  std::vector<std::string> kinds = {"exact", "favor_softmax", "favor_relu", "dummy"};
   std::vector<int64_t> lengths = {1024, 2048, 4096, 8192, 16384};
   std::string direction = "both";
   std::string pass = "both";
-  core::AttentionBenchConfig config;
+  tools::AttentionBenchConfig config;
   std::string csv = "performer-bench-attention.csv";
 };
 
 struct ApproxArgs {
-  core::ApproxConfig config;
+  tools::ApproxConfig config;
   std::vector<double> input_stds = {0.25, 0.5, 0.75};
   std::string csv = "performer-bench-approx.csv";
 };
 
+// The table for the terminal, and as CSV to csv ("" none, "-" standard output: the text table then goes
+// to stderr, so that stdout holds only the CSV).
+void report(const io::Table& table, const std::string& title, const std::string& csv) {
+  std::ostream& text = csv == "-" ? std::cerr : std::cout;
+  if (!title.empty()) text << title << "\n";
+  text << table.text();
+  if (csv.empty()) return;
+  table.write_csv(csv);
+  if (csv != "-") std::cerr << "wrote " << csv << "\n";
+}
+
 void run_attention(AttentionArgs& args) {
   auto& c = args.config;
-  c.kinds.clear();
-  for (const auto& k : args.kinds) c.kinds.push_back(core::parse_attention_kind(k));
   c.lengths = args.lengths;
   c.causal.clear();
   if (args.direction == "both" || args.direction == "bidirectional") c.causal.push_back(false);
@@ -46,41 +55,37 @@ void run_attention(AttentionArgs& args) {
   std::cerr << "bench attention: B=" << c.batch << " H=" << c.heads << " d=" << c.dim
             << " m=" << c.features << " threads=" << at::get_num_threads() << " device=" << c.device
             << "\n";
-  Table table;
+  io::Table table;
   table.header = {"kind", "direction", "length", "pass", "median_ms", "peak_mib",
                   "vs_exact", "vs_dummy", "runs", "note"};
-  auto to_cells = [](const core::AttentionBenchRow& r) {
+  auto to_cells = [](const tools::AttentionBenchRow& r) {
     return std::vector<std::string>{r.kind, r.causal ? "causal" : "bidirectional",
                                     std::to_string(r.length), r.pass,
-                                    format_number(r.median_ms, 2), format_number(r.peak_mib, 1),
-                                    format_number(r.vs_exact, 3), format_number(r.vs_dummy, 1),
+                                    io::format_number(r.median_ms, 2), io::format_number(r.peak_mib, 1),
+                                    io::format_number(r.vs_exact, 3), io::format_number(r.vs_dummy, 1),
                                     std::to_string(r.runs), r.note};
   };
-  auto rows = core::bench_attention(c, [&](const core::AttentionBenchRow& r) {
+  auto rows = tools::bench_attention(c, [&](const tools::AttentionBenchRow& r) {
     auto cells = to_cells(r);
     std::ostringstream line;
     for (size_t i = 0; i < cells.size(); ++i) line << (i ? " " : "") << table.header[i] << "=" << cells[i];
     std::cerr << line.str() << "\n";
   });
   for (const auto& r : rows) table.rows.push_back(to_cells(r));
-  std::cout << table.text();
-  if (!args.csv.empty()) {
-    table.write_csv(args.csv);
-    std::cerr << "wrote " << args.csv << "\n";
-  }
+  report(table, "", args.csv);
 }
 
 void run_approx(ApproxArgs& args) {
   using core::AttentionKind;
   using core::ProjectionKind;
-  Table table;
+  io::Table table;
   table.header = {"input_std", "kind", "projection", "features", "output_rel_error", "weight_mae"};
   for (double input_std : args.input_stds) {
     args.config.input_std = input_std;
     auto add = [&](std::vector<AttentionKind> kinds, std::vector<ProjectionKind> projections) {
-      for (const auto& r : core::approximation_study(args.config, kinds, projections)) {
-        table.rows.push_back({format_number(input_std, 2), r.kind, r.projection, std::to_string(r.features),
-                              format_number(r.output_error, 5), format_number(r.weight_error, 8)});
+      for (const auto& r : tools::approximation_study(args.config, kinds, projections)) {
+        table.rows.push_back({io::format_number(input_std, 2), r.kind, r.projection, std::to_string(r.features),
+                              io::format_number(r.output_error, 5), io::format_number(r.weight_error, 8)});
         std::cerr << "input_std=" << input_std << " " << r.kind << " " << r.projection
                   << " m=" << r.features << "\n";
       }
@@ -89,61 +94,51 @@ void run_approx(ApproxArgs& args) {
         {ProjectionKind::orthogonal, ProjectionKind::iid});
     add({AttentionKind::favor_relu}, {ProjectionKind::orthogonal});
   }
-  std::cout << "approximation error against exact attention (L=" << args.config.length
-            << ", d=" << args.config.dim << ", heads=" << args.config.heads
-            << ", seeds=" << args.config.seeds
-            << "); q, k entries ~ N(0, input_std^2); favor_relu is another kernel, shown for scale\n"
-            << table.text();
-  if (!args.csv.empty()) {
-    table.write_csv(args.csv);
-    std::cerr << "wrote " << args.csv << "\n";
-  }
+  report(table,
+         "approximation error against exact attention (L=" + std::to_string(args.config.length) +
+             ", d=" + std::to_string(args.config.dim) + ", heads=" + std::to_string(args.config.heads) +
+             ", seeds=" + std::to_string(args.config.seeds) +
+             "); q, k entries ~ N(0, input_std^2); favor_relu is another kernel, shown for scale",
+         args.csv);
 }
 
-void run_data(const std::string& file, const std::string& unknown, const std::string& csv) {
-  const auto policy = bio::parse_unknown_policy(unknown);
-  Table table;
+void run_data(const std::string& file, bio::UnknownPolicy policy, const std::string& csv) {
+  io::Table table;
   table.header = {"stage", "compression", "records", "residues", "file_mb", "text_mb", "seconds",
                   "text_mb_per_s", "peak_rss_mib"};
-  for (const auto& r : {bio::bench_read(file), bio::bench_parse(file, policy)}) {
+  for (const auto& r : {tools::bench_read(file), tools::bench_parse(file, policy)}) {
     table.rows.push_back({r.stage, r.compression, std::to_string(r.records), std::to_string(r.residues),
-                          format_number(r.file_bytes / 1e6, 1), format_number(r.text_bytes / 1e6, 1),
-                          format_number(r.seconds, 3), format_number(r.text_mb_per_s, 1),
+                          io::format_number(r.file_bytes / 1e6, 1), io::format_number(r.text_bytes / 1e6, 1),
+                          io::format_number(r.seconds, 3), io::format_number(r.text_mb_per_s, 1),
                           std::to_string(r.peak_rss_mib)});
   }
-  std::cout << "input speed (" << file << "; parsing on one thread, gzip/bzip2 decompressed on another)\n"
-            << table.text();
-  if (!csv.empty()) table.write_csv(csv);
+  report(table, "input speed (" + file + "; parsing on one thread, gzip/bzip2 decompressed on another)", csv);
 }
 
 struct ModelArgs {
-  core::ModelBenchConfig config;
-  std::vector<std::string> kinds = {"exact", "favor_softmax", "favor_relu", "dummy"};
+  tools::ModelBenchConfig config;
   std::string csv = "performer-bench-model.csv";
 };
 
 void run_model(ModelArgs& args) {
-  args.config.kinds.clear();
-  for (const auto& k : args.kinds) args.config.kinds.push_back(core::parse_attention_kind(k));
   const int64_t features = args.config.features > 0 ? args.config.features : core::preset_config(args.config.preset).features;
   std::cerr << "bench model: preset " << args.config.preset << ", features " << features << ", batch "
-            << args.config.batch << ", " << args.config.precision << " products, threads "
+            << args.config.batch << ", " << core::to_string(args.config.precision) << " products, threads "
             << at::get_num_threads() << ", device " << args.config.device << "\n";
-  Table table;
+  io::Table table;
   table.header = {"kind", "objective", "length", "step_ms", "tokens_per_s", "peak_mib", "vs_dummy", "vs_exact", "runs", "note"};
-  auto cells = [](const core::ModelBenchRow& r) {
-    return std::vector<std::string>{r.kind, r.objective, std::to_string(r.length), format_number(r.median_ms, 1),
-                                    format_number(r.tokens_per_second, 0), format_number(r.peak_mib, 1),
-                                    format_number(r.vs_dummy, 3), format_number(r.vs_exact, 3),
+  auto cells = [](const tools::ModelBenchRow& r) {
+    return std::vector<std::string>{r.kind, r.objective, std::to_string(r.length), io::format_number(r.median_ms, 1),
+                                    io::format_number(r.tokens_per_second, 0), io::format_number(r.peak_mib, 1),
+                                    io::format_number(r.vs_dummy, 3), io::format_number(r.vs_exact, 3),
                                     std::to_string(r.runs), r.note};
   };
-  auto rows = core::bench_model(args.config, [&](const core::ModelBenchRow& r) {
+  auto rows = tools::bench_model(args.config, [&](const tools::ModelBenchRow& r) {
     auto c = cells(r);
     std::cerr << c[0] << " " << c[1] << " L=" << c[2] << " step_ms=" << c[3] << " vs_dummy=" << c[6] << "\n";
   });
   for (const auto& r : rows) table.rows.push_back(cells(r));
-  std::cout << table.text();
-  if (!args.csv.empty()) table.write_csv(args.csv);
+  report(table, "", args.csv);
 }
 
 }  // namespace
@@ -153,7 +148,7 @@ void setup_bench(CLI::App& sub, const GlobalOptions& global) {
   auto attention_args = std::make_shared<AttentionArgs>();
   auto* att = sub.add_subcommand("attention", "time and peak memory of attention kinds vs length");
   auto& a = *attention_args;
-  att->add_option("--kinds", a.kinds, "attention kinds to run")->delimiter(',')->capture_default_str();
+  add_choices(*att, "--kinds", a.config.kinds, "attention kinds to run");
   att->add_option("--lengths", a.lengths, "sequence lengths")->delimiter(',')->capture_default_str();
   att->add_option("--direction", a.direction, "bidirectional, causal or both")
       ->check(CLI::IsMember({"both", "bidirectional", "causal"}))->capture_default_str();
@@ -170,8 +165,8 @@ void setup_bench(CLI::App& sub, const GlobalOptions& global) {
   att->add_option("--repeats", a.config.repeats, "timed runs per case (median)")->check(CLI::PositiveNumber)->capture_default_str();
   att->add_option("--seconds-per-case", a.config.seconds_per_case, "stop repeating a case after this long")->capture_default_str();
   att->add_option("--max-memory", a.config.max_memory_gib, "skip cases estimated above this many GiB")->capture_default_str();
-  att->add_option("--device", a.config.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
-  att->add_option("--csv", a.csv, "CSV output file ('' for none)")->capture_default_str();
+  add_device_option(*att, a.config.device);
+  att->add_option("--csv", a.csv, "CSV output file ('' for none, - for standard output)")->capture_default_str();
   att->callback([attention_args, &global] {
     apply_global_options(global);
     if (attention_args->config.device == "cuda" && !torch::cuda::is_available()) {
@@ -190,15 +185,17 @@ void setup_bench(CLI::App& sub, const GlobalOptions& global) {
   apx->add_option("--input-std", p.input_stds, "standard deviations of q and k entries")
       ->delimiter(',')->capture_default_str();
   apx->add_flag("--causal", p.config.causal, "causal attention");
-  apx->add_option("--csv", p.csv, "CSV output file ('' for none)")->capture_default_str();
-  auto data_args = std::make_shared<std::array<std::string, 3>>(
-      std::array<std::string, 3>{"", "x", "performer-bench-data.csv"});
+  apx->add_option("--csv", p.csv, "CSV output file ('' for none, - for standard output)")->capture_default_str();
+  struct DataArgs {
+    std::string file, csv = "performer-bench-data.csv";
+    bio::UnknownPolicy unknown = bio::UnknownPolicy::x;
+  };
+  auto data_args = std::make_shared<DataArgs>();
   auto* dat = sub.add_subcommand("data", "FASTA input speed: decompression alone, then parse + tokenize");
-  dat->add_option("file", (*data_args)[0], "FASTA file (plain, gzip, bzip2)")->required();
-  dat->add_option("--unknown", (*data_args)[1], "policy for unknown characters: x, skip or error")
-      ->check(CLI::IsMember({"x", "skip", "error"}))->capture_default_str();
-  dat->add_option("--csv", (*data_args)[2], "CSV output file ('' for none)")->capture_default_str();
-  dat->callback([data_args] { run_data((*data_args)[0], (*data_args)[1], (*data_args)[2]); });
+  dat->add_option("file", data_args->file, "FASTA file (plain, gzip, bzip2)")->required();
+  add_unknown_option(*dat, data_args->unknown);
+  dat->add_option("--csv", data_args->csv, "CSV output file ('' for none, - for standard output)")->capture_default_str();
+  dat->callback([data_args] { run_data(data_args->file, data_args->unknown, data_args->csv); });
 
   auto model_args = std::make_shared<ModelArgs>();
   auto* mod = sub.add_subcommand("model", "one full training step (forward, backward, AdamW) per attention kind and length");
@@ -206,18 +203,17 @@ void setup_bench(CLI::App& sub, const GlobalOptions& global) {
   mod->add_option("--preset", m.config.preset, "model preset")->check(CLI::IsMember({"tiny", "small", "paper"}))->capture_default_str();
   mod->add_option("--features", m.config.features, "random features m of the favor kinds (0: the preset's)")
       ->check(CLI::NonNegativeNumber)->capture_default_str();
-  mod->add_option("--objectives", m.config.objectives, "mlm, ar")->delimiter(',')->capture_default_str();
-  mod->add_option("--kinds", m.kinds, "attention kinds")->delimiter(',')->capture_default_str();
+  add_choices(*mod, "--objectives", m.config.objectives, "objectives");
+  add_choices(*mod, "--kinds", m.config.kinds, "attention kinds");
   mod->add_option("--lengths", m.config.lengths, "sequence lengths")->delimiter(',')->capture_default_str();
   mod->add_option("--batch", m.config.batch, "sequences per step")->check(CLI::PositiveNumber)->capture_default_str();
   mod->add_option("--repeats", m.config.repeats, "timed steps per case")->check(CLI::PositiveNumber)->capture_default_str();
   mod->add_option("--max-memory", m.config.max_memory_gib, "skip cases estimated above this many GiB")->capture_default_str();
   mod->add_flag("--recompute-features{false}", m.config.keep_features,
                 "favor kinds: recompute the features in the backward instead of keeping them");
-  mod->add_option("--precision", m.config.precision, "products of the dense layers and FAVOR: fp32, or bf16 (mixed precision)")
-      ->check(CLI::IsMember({"fp32", "bf16"}))->capture_default_str();
-  mod->add_option("--device", m.config.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
-  mod->add_option("--csv", m.csv, "CSV output file ('' for none)")->capture_default_str();
+  add_choice(*mod, "--precision", m.config.precision, "products of the dense layers and FAVOR (bf16: mixed precision)");
+  add_device_option(*mod, m.config.device);
+  mod->add_option("--csv", m.csv, "CSV output file ('' for none, - for standard output)")->capture_default_str();
   mod->callback([model_args, &global] {
     apply_global_options(global);
     run_model(*model_args);

@@ -12,7 +12,9 @@
 #include "bio/fasta.h"
 #include "bio/header.h"
 #include "cli/commands.h"
-#include "cli/table.h"
+#include "cli/progress.h"
+#include "io/file.h"
+#include "io/table.h"
 #include "core/errors.h"
 
 namespace performer::cli {
@@ -43,7 +45,9 @@ void run_stats(const DataArgs& args) {
   std::map<char, uint64_t> composition, unknown;
   std::map<std::string, uint64_t> kinds;
   uint64_t records_with_unknown = 0;
+  Progress progress("read", "records");
   while (reader.next(record)) {
+    progress.update(static_cast<double>(reader.records()));
     const uint64_t n = record.sequence.size();
     residues += n;
     min_len = std::min(min_len, n);
@@ -69,27 +73,27 @@ void run_stats(const DataArgs& args) {
   std::printf("residues           %llu\n", static_cast<unsigned long long>(residues));
   std::printf("length min/mean/max %llu / %.1f / %llu\n", static_cast<unsigned long long>(min_len),
               static_cast<double>(residues) / count, static_cast<unsigned long long>(max_len));
-  Table hist;
+  io::Table hist;
   hist.header = {"length", "records", "share"};
   for (size_t i = 0; i < histogram.size(); ++i) {
     const std::string range = i + 1 < std::size(kEdges)
                                   ? std::to_string(kEdges[i]) + "-" + std::to_string(kEdges[i + 1] - 1)
                                   : ">=" + std::to_string(kEdges[i]);
-    hist.rows.push_back({range, std::to_string(histogram[i]), format_number(100.0 * histogram[i] / count, 1) + "%"});
+    hist.rows.push_back({range, std::to_string(histogram[i]), io::format_number(100.0 * histogram[i] / count, 1) + "%"});
   }
   std::cout << "\n" << hist.text();
-  Table comp;
+  io::Table comp;
   comp.header = {"residue", "count", "share"};
   for (char c : bio::Vocabulary::kResidues) {
     const uint64_t k = composition.count(c) ? composition[c] : 0;
-    comp.rows.push_back({std::string(1, c), std::to_string(k), format_number(100.0 * k / residues, 2) + "%"});
+    comp.rows.push_back({std::string(1, c), std::to_string(k), io::format_number(100.0 * k / residues, 2) + "%"});
   }
   std::cout << "\n" << comp.text();
   std::cout << "\nunknown characters: "
             << (unknown.empty() ? std::string("none") : std::to_string(records_with_unknown) + " records");
   for (auto [c, k] : unknown) std::cout << "  " << bio::printable_char(c) << " x" << k;
   std::cout << "\n\n";
-  Table kind_table;
+  io::Table kind_table;
   kind_table.header = {"header kind", "records"};
   for (auto& [k, n] : kinds) kind_table.rows.push_back({k, std::to_string(n)});
   std::cout << kind_table.text();
@@ -135,28 +139,21 @@ void run_split(const DataArgs& args) {
   fs::create_directories(args.out_dir, ec);
   if (ec || !fs::is_directory(args.out_dir)) throw InputError("cannot create output folder '" + args.out_dir + "'");
   const bio::Split splits[] = {bio::Split::train, bio::Split::valid, bio::Split::test};
-  std::map<bio::Split, std::ofstream> files;
+  std::map<bio::Split, std::unique_ptr<io::AtomicFile>> files;
   std::map<bio::Split, uint64_t> counts;
-  for (auto s : splits) {
-    const auto tmp = fs::path(args.out_dir) / (bio::to_string(s) + ".fasta.tmp");
-    files[s].open(tmp);
-    if (!files[s]) throw InputError("cannot write '" + tmp.string() + "'");
-  }
+  const auto path_of = [&](bio::Split s) { return (fs::path(args.out_dir) / (bio::to_string(s) + ".fasta")).string(); };
+  for (auto s : splits) files[s] = std::make_unique<io::AtomicFile>(path_of(s));
   bio::FastaReader reader(args.file);
   bio::SequenceRecord record;
   while (reader.next(record)) {
     const auto s = bio::split_of(bio::parse_header(record.header).accession, args.split);
-    auto& out = files[s];
+    std::ostream& out = files[s]->stream();
     out << '>' << record.header << '\n';
     for (size_t i = 0; i < record.sequence.size(); i += 60) out << record.sequence.substr(i, 60) << '\n';
     ++counts[s];
   }
-  for (auto s : splits) {  // renamed only when everything was read: no half-written splits
-    files[s].close();
-    const auto dir = fs::path(args.out_dir);
-    fs::rename(dir / (bio::to_string(s) + ".fasta.tmp"), dir / (bio::to_string(s) + ".fasta"));
-    std::cout << bio::to_string(s) << "\t" << counts[s] << "\t" << (dir / (bio::to_string(s) + ".fasta")).string() << "\n";
-  }
+  for (auto s : splits) files[s]->commit();  // only when everything was read: no half-written splits
+  for (auto s : splits) std::cout << bio::to_string(s) << "\t" << counts[s] << "\t" << path_of(s) << "\n";
 }
 
 }  // namespace

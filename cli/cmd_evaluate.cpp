@@ -5,23 +5,27 @@
 
 #include "bio/dataset.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/model_io.h"
 #include "core/trainer.h"
+#include "io/file.h"
+#include "io/json.h"
 
 namespace performer::cli {
 namespace {
 
 struct EvaluateArgs {
-  std::string model, fasta, unknown = "x", device = "cpu", precision;
+  std::string model, fasta, device = "cpu", precision;
+  bio::UnknownPolicy unknown = bio::UnknownPolicy::x;
   int64_t max_length = 0, tokens_per_batch = 16384, draws = 1;
   uint64_t seed = 0;
 };
 
 void run_evaluate(const EvaluateArgs& a) {
   core::Checkpoint c = load_model(a.model, a.device);
-  if (!a.precision.empty()) c.model->set_precision(a.precision);
+  if (!a.precision.empty()) c.model->set_precision(core::parse_name<core::Precision>(a.precision, "precision"));
   bio::ReadOptions read;
-  read.unknown = bio::parse_unknown_policy(a.unknown);
+  read.unknown = a.unknown;
   bio::LoaderOptions loader;
   loader.objective = c.config.causal() ? bio::Objective::ar : bio::Objective::mlm;
   loader.max_length = a.max_length > 0 ? a.max_length : c.config.max_length;
@@ -33,7 +37,7 @@ void run_evaluate(const EvaluateArgs& a) {
   double loss_sum = 0, correct = 0;
   int64_t tokens = 0;
   unsigned long long sequences = 0;
-  std::string per_draw;
+  io::Json per_draw = io::Json::array();
   for (int64_t j = 0; j < a.draws; ++j) {
     bio::BatchLoader source(a.fasta, read, loader, static_cast<uint64_t>(j));
     const core::EvalResult e = core::evaluate(c.model, source, 0, torch::Device(a.device));
@@ -41,18 +45,23 @@ void run_evaluate(const EvaluateArgs& a) {
     correct += e.accuracy * static_cast<double>(e.tokens);
     tokens += e.tokens;
     sequences = static_cast<unsigned long long>(source.counts().kept);
-    char one[32];
-    std::snprintf(one, sizeof one, "%s%.4f", j ? ", " : "", e.perplexity);
-    per_draw += one;
+    per_draw.push_back(io::rounded(e.perplexity, 6));
   }
   const double loss = tokens > 0 ? loss_sum / static_cast<double>(tokens) : 0;
-  std::printf("{\"model\": \"%s\", \"data\": \"%s\", \"objective\": \"%s\", \"sequences\": %llu, \"tokens\": %lld, "
-              "\"loss\": %.6f, \"perplexity\": %.4f, \"accuracy\": %.5f, \"precision\": \"%s\"",
-              a.model.c_str(), a.fasta.c_str(), c.config.objective.c_str(), sequences, static_cast<long long>(tokens),
-              loss, std::exp(loss), tokens > 0 ? correct / static_cast<double>(tokens) : 0.0,
-              c.model->config.precision.c_str());
-  if (a.draws > 1) std::printf(", \"draws\": %lld, \"draw_perplexities\": [%s]", static_cast<long long>(a.draws), per_draw.c_str());
-  std::printf("}\n");
+  io::Json json = {{"model", a.model},
+                   {"data", a.fasta},
+                   {"objective", core::to_string(c.config.objective)},
+                   {"sequences", sequences},
+                   {"tokens", tokens},
+                   {"loss", io::rounded(loss)},
+                   {"perplexity", io::rounded(std::exp(loss), 6)},
+                   {"accuracy", io::rounded(tokens > 0 ? correct / static_cast<double>(tokens) : 0.0, 6)},
+                   {"precision", core::to_string(c.model->config.precision)}};
+  if (a.draws > 1) {
+    json["draws"] = a.draws;
+    json["draw_perplexities"] = per_draw;
+  }
+  io::write_file("-", io::to_line(json) + "\n");
 }
 
 }  // namespace
@@ -61,16 +70,14 @@ void setup_evaluate(CLI::App& sub, const GlobalOptions& global) {
   auto a = std::make_shared<EvaluateArgs>();
   sub.add_option("model", a->model, "checkpoint written by performer train")->required();
   sub.add_option("fasta", a->fasta, "sequences (FASTA, plain/gzip/bzip2, or - for stdin)")->required();
-  sub.add_option("--max-length", a->max_length, "crop length in tokens (default: the model's training length)");
-  sub.add_option("--tokens-per-batch", a->tokens_per_batch, "batch size in tokens")->capture_default_str();
-  sub.add_option("--unknown", a->unknown, "characters that are not residues: x, skip or error")
-      ->check(CLI::IsMember({"x", "skip", "error"}))->capture_default_str();
+  non_negative(sub.add_option("--max-length", a->max_length, "crop length in tokens (default: the model's training length)"));
+  positive(sub.add_option("--tokens-per-batch", a->tokens_per_batch, "batch size in tokens"))->capture_default_str();
+  add_unknown_option(sub, a->unknown);
   sub.add_option("--seed", a->seed, "seed of crops and masks")->capture_default_str();
   sub.add_option("--draws", a->draws, "passes with other masks and crops, their targets pooled")
       ->check(CLI::PositiveNumber)->capture_default_str();
-  sub.add_option("--precision", a->precision, "products of the dense layers and FAVOR: fp32 or bf16 (default: the model's)")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
-  sub.add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  add_precision_option(sub, a->precision, "products of the dense layers and FAVOR (default: the model's)");
+  add_device_option(sub, a->device);
   sub.footer("Masked models are evaluated on 15% masked residues (seeded), autoregressive ones on every next token,\n"
              "as in training. With --draws K, K passes draw other masks (and crops of long sequences) and pool\n"
              "their targets, which shrinks the sampling noise of a single draw of masks.\n"

@@ -2,14 +2,14 @@
 #include <iostream>
 
 #include "cli/commands.h"
-#include "core/system_info.h"
+#include "tools/system_info.h"
 
 namespace performer::cli {
 
 void setup_info(CLI::App& sub, const GlobalOptions& global) {
   sub.callback([&global] {
     apply_global_options(global);
-    const core::SystemInfo info = core::system_info();
+    const tools::SystemInfo info = tools::system_info();
     std::cout << "performer        " << PERFORMER_VERSION << "\n"
               << "libtorch         " << info.torch_version << "\n"
               << "cuda             "

@@ -9,34 +9,36 @@
 
 #include "bio/header.h"
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "cli/progress.h"
 #include "cli/model_io.h"
 #include "core/analysis.h"
 #include "core/errors.h"
+#include "io/file.h"
 
 namespace performer::cli {
 namespace {
 
 struct ScoreArgs {
-  std::string model, fasta, out, unknown = "error", device = "cpu";
+  std::string model, fasta, out, device = "cpu";
+  bio::UnknownPolicy unknown = bio::UnknownPolicy::error;
   int64_t batch = 32;
 };
 
 void run_score(const ScoreArgs& a) {
   core::Checkpoint c = load_model(a.model, a.device);
-  const auto policy = bio::parse_unknown_policy(a.unknown);
-  std::ofstream file;
-  if (!a.out.empty()) {
-    file.open(a.out + ".tmp");
-    if (!file) throw InputError("cannot write '" + a.out + "'");
-  }
-  std::ostream& out = a.out.empty() ? std::cout : file;
+  const auto policy = a.unknown;
+  io::Output output(a.out.empty() ? "-" : a.out);
+  std::ostream& out = output.stream();
   out << "id\tlength\tlog_likelihood\tmean_log_likelihood\tperplexity\tmethod\n";
   const std::string method = c.config.causal() ? "autoregressive" : "pseudo";
   bio::FastaReader reader(a.fasta);
   bio::SequenceRecord r;
   uint64_t skipped = 0, scored = 0, residues_scored = 0;
   const auto start = std::chrono::steady_clock::now();
+  Progress progress("scored", "sequences");
   while (reader.next(r)) {
+    progress.update(static_cast<double>(scored), std::to_string(residues_scored) + " residues");
     const auto residues = bio::residue_tokens(r.sequence, policy, reader.where(r));
     if (residues.empty()) {
       ++skipped;
@@ -52,11 +54,8 @@ void run_score(const ScoreArgs& a) {
     residues_scored += static_cast<uint64_t>(s.length);
   }
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  if (!a.out.empty()) {
-    file.close();
-    std::filesystem::rename(a.out + ".tmp", a.out);
-  }
-  if (skipped) std::cerr << "skipped " << skipped << " records with unknown characters (--unknown=skip)\n";
+  output.commit();
+  if (skipped) std::cerr << "skipped " << skipped << " records with unknown characters (--unknown skip)\n";
   std::fprintf(stderr, "scored %llu sequences (%llu residues, %s) in %.1f s: %.2f sequences/s, %.0f residues/s\n",
                static_cast<unsigned long long>(scored), static_cast<unsigned long long>(residues_scored),
                method.c_str(), seconds, scored / std::max(seconds, 1e-9), residues_scored / std::max(seconds, 1e-9));
@@ -68,12 +67,11 @@ void setup_score(CLI::App& sub, const GlobalOptions& global) {
   auto a = std::make_shared<ScoreArgs>();
   sub.add_option("model", a->model, "checkpoint written by performer train")->required();
   sub.add_option("fasta", a->fasta, "sequences (FASTA, plain/gzip/bzip2, or - for stdin)")->required();
-  sub.add_option("--out", a->out, "TSV output (default: stdout)");
+  sub.add_option("--out", a->out, "TSV output (default or -: standard output)");
   sub.add_option("--batch", a->batch, "masked copies per forward pass (mlm pseudo-likelihood)")
       ->check(CLI::PositiveNumber)->capture_default_str();
-  sub.add_option("--unknown", a->unknown, "characters that are not residues: x, skip or error")
-      ->check(CLI::IsMember({"x", "skip", "error"}))->capture_default_str();
-  sub.add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  add_unknown_option(sub, a->unknown);
+  add_device_option(sub, a->device);
   sub.footer(
       "Autoregressive models give exact log-likelihoods, sum over residues of log p(x_i | x_<i>). Masked models\n"
       "give pseudo-log-likelihoods: every residue masked once (L forward passes, batched). Natural logs;\n"

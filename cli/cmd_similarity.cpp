@@ -6,8 +6,9 @@
 
 #include "bio/similarity.h"
 #include "cli/commands.h"
+#include "cli/options.h"
 #include "cli/model_io.h"
-#include "cli/table.h"
+#include "io/table.h"
 #include "core/errors.h"
 
 namespace performer::cli {
@@ -28,12 +29,12 @@ void run_similarity(const SimilarityArgs& a) {
   const at::Tensor& blosum = result.reference;      // [20, 20]
   const int64_t types = static_cast<int64_t>(kOrder.size());
 
-  Table csv;
+  io::Table csv;
   csv.header = {"residue"};
   for (char ch : kOrder) csv.header.push_back(std::string(1, ch));
   for (int64_t i = 0; i < types; ++i) {
     std::vector<std::string> cells = {std::string(1, kOrder[i])};
-    for (int64_t j = 0; j < types; ++j) cells.push_back(format_number(similarity[i][j].item<double>(), 4));
+    for (int64_t j = 0; j < types; ++j) cells.push_back(io::format_number(similarity[i][j].item<double>(), 4));
     csv.rows.push_back(cells);
   }
   csv.write_csv(a.out);
@@ -48,15 +49,15 @@ void run_similarity(const SimilarityArgs& a) {
       pairs.push_back({kOrder[i], kOrder[j], similarity[i][j].item<double>(), blosum[i][j].item<double>()});
   std::sort(pairs.begin(), pairs.end(), [](const Pair& x, const Pair& y) { return x.score > y.score; });
   std::printf("similarity from attention over %lld sequences (%s, %s); written to %s\n",
-              static_cast<long long>(result.sequences), core::to_string(c.config.attention).c_str(), c.config.objective.c_str(),
+              static_cast<long long>(result.sequences), core::to_string(c.config.attention).c_str(), core::to_string(c.config.objective).c_str(),
               a.out.c_str());
   std::printf("against %s, off-diagonal pairs: Pearson %.3f, Spearman %.3f\n", result.reference_name.c_str(),
               result.pearson, result.spearman);
-  Table top;
+  io::Table top;
   top.header = {"rank", "pair", "attention_similarity", result.reference_name};
   for (int i = 0; i < std::min<int>(a.top, static_cast<int>(pairs.size())); ++i) {
     top.rows.push_back({std::to_string(i + 1), std::string(1, pairs[i].a) + "-" + std::string(1, pairs[i].b),
-                        format_number(pairs[i].score, 3), format_number(pairs[i].blosum, 1)});
+                        io::format_number(pairs[i].score, 3), io::format_number(pairs[i].blosum, 1)});
   }
   std::cout << top.text();
 }
@@ -72,7 +73,7 @@ void setup_similarity(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--matrix", a->matrix, "reference: blosum30/45/62/80 or an NCBI-format matrix file")
       ->capture_default_str();
   sub.add_option("--top", a->top, "most similar pairs listed")->capture_default_str();
-  sub.add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  add_device_option(sub, a->device);
   sub.footer(
       "For each pair of residue types (a, b): the share of attention that residues of type a give to residues\n"
       "of type b, over b's share of all residues, log2, symmetrised, summed over layers and heads. With one-hot\n"

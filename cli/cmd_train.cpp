@@ -12,20 +12,25 @@
 #include "bio/dataset.h"
 #include "bio/vocabulary.h"
 #include "cli/commands.h"
+#include "cli/options.h"
+#include "cli/progress.h"
 #include "core/checkpoint.h"
 #include "core/errors.h"
 #include "core/trainer.h"
+#include "io/json.h"
 
 namespace performer::cli {
 namespace {
 
 struct TrainArgs {
   std::string data, valid, out = "model.pt", log, resume, init_from;
-  std::string preset = "small", objective = "mlm", attention = "favor_relu", positions, projection, activation, precision;
+  std::string preset = "small", positions, projection, activation, precision;
+  core::Objective objective = core::Objective::mlm;
+  core::AttentionKind attention = core::AttentionKind::favor_relu;
   int64_t layers = 0, d_model = 0, heads = 0, d_ff = 0, features = 0, max_length = 0;
   int64_t redraw_interval = -1, concat_length = 0, tokens_per_batch = 16384;
   std::string max_time, schedule = "steps";
-  std::string unknown = "x";
+  bio::UnknownPolicy unknown = bio::UnknownPolicy::x;
   bio::SplitOptions split;
   int64_t min_length = 1;
   double mask_fraction = bio::MaskingOptions{}.fraction;  // training batches only; evaluation keeps 15%
@@ -55,17 +60,17 @@ double parse_duration(const std::string& text) {
 core::ModelConfig model_config(const TrainArgs& a) {
   core::ModelConfig c = core::preset_config(a.preset);
   c.objective = a.objective;
-  c.attention = core::parse_attention_kind(a.attention);
+  c.attention = a.attention;
   if (a.layers) c.layers = a.layers;
   if (a.d_model) c.d_model = a.d_model;
   if (a.heads) c.heads = a.heads;
   if (a.d_ff) c.d_ff = a.d_ff;
-  if (!a.activation.empty()) c.activation = a.activation;
-  if (!a.precision.empty()) c.precision = a.precision;
+  if (!a.activation.empty()) c.activation = core::parse_name<core::Activation>(a.activation, "activation");
+  if (!a.precision.empty()) c.precision = core::parse_name<core::Precision>(a.precision, "precision");
   if (a.features) c.features = a.features;
   if (a.max_length) c.max_length = a.max_length;
   if (a.concat_length) c.max_length = a.concat_length;
-  if (!a.positions.empty()) c.positions = a.positions;
+  if (!a.positions.empty()) c.positions = core::parse_name<core::Positions>(a.positions, "positions");
   if (!a.projection.empty()) c.projection = core::parse_projection_kind(a.projection);
   if (a.redraw_interval >= 0) c.redraw_interval = a.redraw_interval;
   c.seed = a.seed;
@@ -75,81 +80,64 @@ core::ModelConfig model_config(const TrainArgs& a) {
   return c;
 }
 
+// One line of the training log (JSON lines): numbers rounded to what the log needs, a value that is
+// not finite (no validation tokens) written as null.
 std::string event_json(const core::TrainEvent& e) {
-  char buf[512];
   using K = core::TrainEvent::Kind;
+  io::Json j;
   switch (e.kind) {
     case K::step:
-      std::snprintf(buf, sizeof buf,
-                    "{\"event\": \"step\", \"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, \"grad_norm\": %.4f, "
-                    "\"tokens_per_second\": %.1f, \"tokens\": %lld, \"targets\": %lld, \"seconds\": %.2f}",
-                    static_cast<long long>(e.step), e.loss, e.learning_rate, e.grad_norm, e.tokens_per_second,
-                    static_cast<long long>(e.tokens), static_cast<long long>(e.targets), e.seconds);
+      j = {{"event", "step"}, {"step", e.step}, {"loss", io::rounded(e.loss)}, {"lr", io::rounded(e.learning_rate, 6)},
+           {"grad_norm", io::rounded(e.grad_norm, 6)}, {"tokens_per_second", io::rounded(e.tokens_per_second, 6)},
+           {"tokens", e.tokens}, {"targets", e.targets}, {"seconds", io::rounded(e.seconds, 6)}};
       break;
     case K::eval:
-      std::snprintf(buf, sizeof buf,
-                    "{\"event\": \"eval\", \"step\": %lld, \"valid_loss\": %.6f, \"valid_perplexity\": %.4f, "
-                    "\"valid_accuracy\": %.5f, \"valid_tokens\": %lld, \"tokens\": %lld, \"seconds\": %.2f}",
-                    static_cast<long long>(e.step), e.eval.loss, e.eval.perplexity, e.eval.accuracy,
-                    static_cast<long long>(e.eval.tokens), static_cast<long long>(e.tokens), e.seconds);
+      j = {{"event", "eval"}, {"step", e.step}, {"valid_loss", io::rounded(e.eval.loss)},
+           {"valid_perplexity", io::rounded(e.eval.perplexity)}, {"valid_accuracy", io::rounded(e.eval.accuracy, 6)},
+           {"valid_tokens", e.eval.tokens}, {"tokens", e.tokens}, {"seconds", io::rounded(e.seconds, 6)}};
       break;
     case K::checkpoint:
-      std::snprintf(buf, sizeof buf, "{\"event\": \"checkpoint\", \"step\": %lld, \"path\": \"%s\"}",
-                    static_cast<long long>(e.step), e.path.c_str());
+      j = {{"event", "checkpoint"}, {"step", e.step}, {"path", e.path}};
       break;
     case K::done:
-      std::snprintf(buf, sizeof buf, "{\"event\": \"done\", \"step\": %lld, \"tokens\": %lld, \"seconds\": %.2f}",
-                    static_cast<long long>(e.step), static_cast<long long>(e.tokens), e.seconds);
+      j = {{"event", "done"}, {"step", e.step}, {"tokens", e.tokens}, {"seconds", io::rounded(e.seconds, 6)}};
       break;
   }
-  return buf;
+  return io::to_line(j);
 }
 
-// A progress line redrawn in place on a terminal; plain log lines otherwise.
-class Progress {
+// Training events on the progress display: steps move the bar (by steps, or by the clock when the
+// schedule runs by time), evaluations and the end get lines of their own.
+class TrainProgress {
  public:
-  // time_budget > 0: the run ends by time (--schedule time), and the bar and ETA follow the clock.
-  explicit Progress(double time_budget) : tty_(isatty(STDERR_FILENO)), budget_(time_budget) {}
+  TrainProgress(int64_t max_steps, double time_budget)
+      : display_("step", "", time_budget > 0 ? 0 : static_cast<double>(max_steps), 0), budget_(time_budget) {
+    display_.set_time_budget(time_budget);
+  }
   void operator()(const core::TrainEvent& e) {
     using K = core::TrainEvent::Kind;
     char line[256];
     if (e.kind == K::step) {
       const double by_steps = static_cast<double>(e.step) / std::max<int64_t>(1, e.max_steps);
       const double done = budget_ > 0 ? std::max(by_steps, std::min(1.0, e.seconds / budget_)) : by_steps;
-      const double eta = done > 0 && e.tokens_per_second > 0 ? e.seconds / done * (1 - done) : 0;
-      // By time, the step limit is only a cap the clock usually reaches first: the time budget is shown.
-      const std::string where = budget_ > 0 ? std::to_string(e.step) : std::to_string(e.step) + "/" + std::to_string(e.max_steps);
-      const std::string elapsed = budget_ > 0 ? clock(e.seconds) + "/" + clock(budget_) : clock(e.seconds);
-      std::snprintf(line, sizeof line, "step %s  loss %.4f  lr %.2e  %.0f tok/s  %s elapsed  eta %s", where.c_str(),
-                    e.loss, e.learning_rate, e.tokens_per_second, elapsed.c_str(), clock(eta).c_str());
-      if (tty_) {
-        const int width = 24, filled = static_cast<int>(width * done);
-        std::fprintf(stderr, "\r[%s%s] %s\033[K", std::string(filled, '#').c_str(),
-                     std::string(width - filled, '.').c_str(), line);
-      } else {
-        std::fprintf(stderr, "%s\n", line);
-      }
+      std::snprintf(line, sizeof line, "loss %.4f  lr %.2e  %.0f tok/s", e.loss, e.learning_rate, e.tokens_per_second);
+      display_.update(static_cast<double>(e.step), line, done);
     } else if (e.kind == K::eval) {
       std::snprintf(line, sizeof line, "eval step %lld: valid loss %.4f  perplexity %.3f  accuracy %.2f%%",
                     static_cast<long long>(e.step), e.eval.loss, e.eval.perplexity, 100 * e.eval.accuracy);
-      std::fprintf(stderr, tty_ ? "\r%s\033[K\n" : "%s\n", line);
+      display_.message(line);
     } else if (e.kind == K::checkpoint) {
-      if (!tty_) std::fprintf(stderr, "checkpoint step %lld: %s\n", static_cast<long long>(e.step), e.path.c_str());
+      if (!display_.terminal()) {
+        display_.message("checkpoint step " + std::to_string(e.step) + ": " + e.path);
+      }
     } else {
-      std::fprintf(stderr, tty_ ? "\rdone: %lld steps, %lld tokens, %s\033[K\n" : "done: %lld steps, %lld tokens, %s\n",
-                   static_cast<long long>(e.step), static_cast<long long>(e.tokens), clock(e.seconds).c_str());
+      display_.finish("done: " + std::to_string(e.step) + " steps, " + std::to_string(e.tokens) + " tokens, " +
+                      Progress::clock(e.seconds));
     }
-    std::fflush(stderr);
   }
 
  private:
-  static std::string clock(double seconds) {
-    char buf[32];
-    const long s = std::lround(seconds);
-    std::snprintf(buf, sizeof buf, "%ld:%02ld:%02ld", s / 3600, (s / 60) % 60, s % 60);
-    return buf;
-  }
-  bool tty_;
+  Progress display_;
   double budget_;
 };
 
@@ -173,8 +161,8 @@ void run_train(TrainArgs& a) {
     core::Checkpoint from = core::load_checkpoint(a.init_from, std::string(bio::Vocabulary::kVersion));
     config = from.config;
     model = from.model;
-    model->set_attention(core::parse_attention_kind(a.attention));
-    if (!a.precision.empty()) model->set_precision(a.precision);
+    model->set_attention(a.attention);
+    if (!a.precision.empty()) model->set_precision(core::parse_name<core::Precision>(a.precision, "precision"));
     config = model->config;
     a.train.eval_at_start = true;  // the recovery curve starts at step 0
   } else {
@@ -184,7 +172,7 @@ void run_train(TrainArgs& a) {
   model->set_keep_features(!a.recompute_features);
 
   bio::ReadOptions read;
-  read.unknown = bio::parse_unknown_policy(a.unknown);
+  read.unknown = a.unknown;
   read.split = a.split;
   read.filter.min_length = a.min_length;
   read.filter.swissprot_only = a.swissprot_only;
@@ -212,12 +200,12 @@ void run_train(TrainArgs& a) {
     return std::make_unique<bio::BatchLoader>(valid_path, valid_read, valid_loader, 0);
   };
 
-  std::cerr << "model: " << config.preset << " preset, " << config.objective << ", " << core::to_string(config.attention)
+  std::cerr << "model: " << config.preset << " preset, " << core::to_string(config.objective) << ", " << core::to_string(config.attention)
             << ", " << config.layers << " layers, d " << config.d_model << ", " << config.heads << " heads, "
-            << (config.activation == "gelu" ? "" : config.activation + ", ")
-            << (config.precision == "fp32" ? "" : config.precision + " products, ") << model->parameter_count() << " parameters; " << at::get_num_threads() << " threads, " << a.train.device
+            << (config.activation == core::Activation::gelu ? "" : core::to_string(config.activation) + ", ")
+            << (config.precision == core::Precision::fp32 ? "" : core::to_string(config.precision) + " products, ") << model->parameter_count() << " parameters; " << at::get_num_threads() << " threads, " << a.train.device
             << (a.recompute_features && core::is_favor(config.attention) ? ", features recomputed in the backward" : "")
-            << (a.train.optimizer == "muon" ? ", Muon + AdamW" : "") << "\n";
+            << (a.train.optimizer == core::OptimizerKind::muon ? ", Muon + AdamW" : "") << "\n";
   core::Trainer trainer(model, a.train, train_source, valid_source);
   if (!a.resume.empty()) {
     trainer.resume(a.resume);
@@ -228,7 +216,7 @@ void run_train(TrainArgs& a) {
     log = std::make_unique<std::ofstream>(a.log, a.resume.empty() ? std::ios::trunc : std::ios::app);
     if (!*log) throw InputError("cannot write log '" + a.log + "'");
   }
-  Progress progress(a.train.schedule_by_time ? a.train.max_seconds : 0);
+  TrainProgress progress(a.train.max_steps, a.train.schedule_by_time ? a.train.max_seconds : 0);
   trainer.run([&](const core::TrainEvent& e) {
     progress(e);
     if (log) *log << event_json(e) << "\n" << std::flush;
@@ -246,50 +234,46 @@ void setup_train(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--log", a->log, "metrics log, one JSON object per line (pandas.read_json(lines=True))");
   sub.add_option("--preset", a->preset, "tiny, small or paper")->check(CLI::IsMember({"tiny", "small", "paper"}))
       ->capture_default_str();
-  sub.add_option("--objective", a->objective, "mlm (masked, bidirectional) or ar (autoregressive, causal)")
-      ->check(CLI::IsMember({"mlm", "ar"}))->capture_default_str();
-  sub.add_option("--attention", a->attention, "exact, favor_softmax, favor_relu, favor_trig or dummy")
-      ->capture_default_str();
-  sub.add_option("--layers", a->layers, "override the preset's layers");
-  sub.add_option("--d-model", a->d_model, "override the preset's width");
-  sub.add_option("--heads", a->heads, "override the preset's heads");
-  sub.add_option("--d-ff", a->d_ff, "override the preset's feed-forward width");
-  sub.add_option("--activation", a->activation, "feed-forward nonlinearity: gelu (the presets') or relu2 (squared ReLU)")
-      ->check(CLI::IsMember({"gelu", "relu2"}));
-  sub.add_option("--precision", a->precision,
-                 "fp32 (default), or bf16: mixed precision, the dense layers' and FAVOR's products in bfloat16 "
-                 "(weights, norms, feature maps, sums and loss in fp32); kept in the checkpoint")
-      ->check(CLI::IsMember({"fp32", "bf16"}));
-  sub.add_option("--features", a->features, "random features m (favor kinds)");
-  sub.add_option("--projection", a->projection, "orthogonal, iid or identity");
+  add_choice(sub, "--objective", a->objective, "mlm (masked, bidirectional) or ar (autoregressive, causal)");
+  add_choice(sub, "--attention", a->attention, "attention of every block");
+  positive(sub.add_option("--layers", a->layers, "override the preset's layers"));
+  positive(sub.add_option("--d-model", a->d_model, "override the preset's width"));
+  positive(sub.add_option("--heads", a->heads, "override the preset's heads"));
+  positive(sub.add_option("--d-ff", a->d_ff, "override the preset's feed-forward width"));
+  add_optional_choice<core::Activation>(sub, "--activation", a->activation,
+                                        "feed-forward nonlinearity (the presets': gelu; relu2: squared ReLU)");
+  add_precision_option(sub, a->precision,
+                       "fp32 (default), or bf16: mixed precision, the dense layers' and FAVOR's products in bfloat16 "
+                       "(weights, norms, feature maps, sums and loss in fp32); kept in the checkpoint");
+  positive(sub.add_option("--features", a->features, "random features m (favor kinds)"));
+  add_optional_choice<core::ProjectionKind>(sub, "--projection", a->projection, "feature projection (default orthogonal)");
   sub.add_flag("--recompute-features", a->recompute_features,
                "favor kinds: recompute the features in the backward instead of keeping them (less memory, slower)");
-  sub.add_option("--redraw-interval", a->redraw_interval, "steps between projection redraws (0: never)");
-  sub.add_option("--max-length", a->max_length, "training length in tokens; longer sequences are randomly cropped");
-  sub.add_option("--positions", a->positions, "rotary or learned")->check(CLI::IsMember({"rotary", "learned"}));
-  sub.add_option("--concat-length", a->concat_length,
-                 "pack sequences into windows of this many tokens instead of cropping (e.g. 8192)");
-  sub.add_option("--tokens-per-batch", a->tokens_per_batch, "batch size in tokens (after padding)")->capture_default_str();
-  sub.add_option("--lr", a->train.learning_rate, "peak learning rate")->capture_default_str();
-  sub.add_option("--weight-decay", a->train.weight_decay, "decoupled weight decay")->capture_default_str();
-  sub.add_option("--optimizer", a->train.optimizer,
-                 "adamw, or muon: Muon (orthogonalised momentum) for the blocks' weight matrices, AdamW for "
-                 "embeddings, norms and biases, at one --lr")
-      ->check(CLI::IsMember({"adamw", "muon"}))->capture_default_str();
-  sub.add_option("--muon-momentum", a->train.muon_momentum, "Muon's Nesterov momentum")->capture_default_str();
-  sub.add_option("--warmup", a->train.warmup_steps, "warm-up steps")->capture_default_str();
-  sub.add_option("--max-steps", a->train.max_steps, "optimiser steps (the schedule's length)")->capture_default_str();
+  non_negative(sub.add_option("--redraw-interval", a->redraw_interval, "steps between projection redraws (0: never)"));
+  positive(sub.add_option("--max-length", a->max_length, "training length in tokens; longer sequences are randomly cropped"));
+  add_optional_choice<core::Positions>(sub, "--positions", a->positions, "positions (default rotary)");
+  non_negative(sub.add_option("--concat-length", a->concat_length,
+                 "pack sequences into windows of this many tokens instead of cropping (e.g. 8192)"));
+  positive(sub.add_option("--tokens-per-batch", a->tokens_per_batch, "batch size in tokens (after padding)"))->capture_default_str();
+  positive(sub.add_option("--lr", a->train.learning_rate, "peak learning rate"))->capture_default_str();
+  non_negative(sub.add_option("--weight-decay", a->train.weight_decay, "decoupled weight decay"))->capture_default_str();
+  add_choice(sub, "--optimizer", a->train.optimizer,
+             "adamw, or muon: Muon (orthogonalised momentum) for the blocks' weight matrices, AdamW for "
+             "embeddings, norms and biases, at one --lr");
+  non_negative(sub.add_option("--muon-momentum", a->train.muon_momentum, "Muon's Nesterov momentum"))->capture_default_str();
+  non_negative(sub.add_option("--warmup", a->train.warmup_steps, "warm-up steps"))->capture_default_str();
+  positive(sub.add_option("--max-steps", a->train.max_steps, "optimiser steps (the schedule's length)"))->capture_default_str();
   sub.add_option("--max-time", a->max_time, "stop after this much training time: 90s, 30m, 2h");
   sub.add_option("--schedule", a->schedule,
                  "steps: the cosine decay spans --max-steps; time: it spans --max-time of training time "
                  "(resumes included) and ends at 0 when the time is up")
       ->check(CLI::IsMember({"steps", "time"}))->capture_default_str();
-  sub.add_option("--accumulation", a->train.accumulation, "batches per optimiser step")->capture_default_str();
-  sub.add_option("--clip", a->train.clip_norm, "gradient norm clip (0: none)")->capture_default_str();
-  sub.add_option("--eval-every", a->train.eval_every, "steps between evaluations")->capture_default_str();
-  sub.add_option("--eval-batches", a->train.eval_batches, "batches per evaluation (0: all)")->capture_default_str();
-  sub.add_option("--checkpoint-every", a->train.checkpoint_every, "steps between checkpoints")->capture_default_str();
-  sub.add_option("--log-every", a->train.log_every, "steps between progress lines")->capture_default_str();
+  positive(sub.add_option("--accumulation", a->train.accumulation, "batches per optimiser step"))->capture_default_str();
+  non_negative(sub.add_option("--clip", a->train.clip_norm, "gradient norm clip (0: none)"))->capture_default_str();
+  non_negative(sub.add_option("--eval-every", a->train.eval_every, "steps between evaluations"))->capture_default_str();
+  non_negative(sub.add_option("--eval-batches", a->train.eval_batches, "batches per evaluation (0: all)"))->capture_default_str();
+  non_negative(sub.add_option("--checkpoint-every", a->train.checkpoint_every, "steps between checkpoints"))->capture_default_str();
+  positive(sub.add_option("--log-every", a->train.log_every, "steps between progress lines"))->capture_default_str();
   sub.add_option("--mask-fraction", a->mask_fraction,
                  "mlm: share of residues selected for prediction in training batches (80/10/10 as usual); "
                  "evaluation always masks 15%")
@@ -308,15 +292,16 @@ void setup_train(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--resume", a->resume, "continue the run of this checkpoint (same data and options)");
   sub.add_option("--init-from", a->init_from,
                  "start from this checkpoint's weights with --attention (e.g. exact -> favor_softmax)");
-  sub.add_option("--unknown", a->unknown, "characters that are not residues: x, skip or error")
-      ->check(CLI::IsMember({"x", "skip", "error"}))->capture_default_str();
+  add_unknown_option(sub, a->unknown);
   sub.add_option("--valid-fraction", a->split.valid_fraction, "share of --data held out for validation")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   sub.add_option("--test-fraction", a->split.test_fraction, "share of --data held out for test (never trained on)")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  sub.add_option("--min-length", a->min_length, "drop shorter sequences")->capture_default_str();
+  non_negative(sub.add_option("--min-length", a->min_length, "drop shorter sequences"))->capture_default_str();
   sub.add_flag("--swissprot-only", a->swissprot_only, "train on Swiss-Prot (>sp|) records only");
-  sub.add_option("--device", a->train.device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  add_device_option(sub, a->train.device);
   sub.callback([a, &global] {
     apply_global_options(global);
     run_train(*a);

@@ -8,9 +8,13 @@
 
 #include "bio/mutation.h"
 #include "cli/commands.h"
+#include "cli/progress.h"
+#include "cli/options.h"
 #include "cli/model_io.h"
 #include "core/analysis.h"
 #include "core/errors.h"
+#include "io/file.h"
+#include "io/table.h"
 
 namespace performer::cli {
 namespace {
@@ -20,26 +24,6 @@ struct VariantArgs {
   int64_t offset = 1;
 };
 
-std::vector<std::string> split_csv(const std::string& line) {
-  std::vector<std::string> cells;
-  std::string cell;
-  bool quoted = false;
-  for (size_t i = 0; i < line.size(); ++i) {
-    const char c = line[i];
-    if (c == '"') {
-      if (quoted && i + 1 < line.size() && line[i + 1] == '"') cell += '"', ++i;
-      else quoted = !quoted;
-    } else if (c == ',' && !quoted) {
-      cells.push_back(cell);
-      cell.clear();
-    } else if (c != '\r') {
-      cell += c;
-    }
-  }
-  cells.push_back(cell);
-  return cells;
-}
-
 void run_variants(const VariantArgs& a) {
   core::Checkpoint c = load_model(a.model, a.device);
   const bio::SequenceRecord wt = first_record(a.sequence);
@@ -48,7 +32,7 @@ void run_variants(const VariantArgs& a) {
   if (!in) throw InputError("cannot open mutations file '" + a.mutations + "'");
   std::string line;
   if (!std::getline(in, line)) throw InputError("'" + a.mutations + "' is empty");
-  const auto header = split_csv(line);
+  const auto header = io::split_delimited(line, ',');
   const auto col = std::find(header.begin(), header.end(), a.column);
   if (col == header.end()) {
     throw InputError("'" + a.mutations + "' has no column '" + a.column + "' (use --mutation-col)");
@@ -57,10 +41,12 @@ void run_variants(const VariantArgs& a) {
   std::ostringstream out;
   out << "row\t" << a.column << (c.config.causal() ? "\tlog_likelihood_ratio\n" : "\tmasked_marginal\twt_marginal\n");
   int64_t row = 1;
+  Progress progress("scored", "rows");
   while (std::getline(in, line)) {
+    progress.update(static_cast<double>(row - 1));
     ++row;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    const auto cells = split_csv(line);
+    const auto cells = io::split_delimited(line, ',');
     if (index >= cells.size()) throw InputError("'" + a.mutations + "' row " + std::to_string(row) + ": no " + a.column + " value");
     std::vector<core::Substitution> subs;
     try {
@@ -81,14 +67,7 @@ void run_variants(const VariantArgs& a) {
     }
     out << row << "\t" << cells[index] << "\t" << scores << "\n";
   }
-  if (a.out.empty()) {
-    std::cout << out.str();
-  } else {
-    std::ofstream file(a.out + ".tmp");
-    if (!(file << out.str())) throw InputError("cannot write '" + a.out + "'");
-    file.close();
-    std::filesystem::rename(a.out + ".tmp", a.out);
-  }
+  io::write_file(a.out.empty() ? "-" : a.out, out.str());
 }
 
 }  // namespace
@@ -102,8 +81,8 @@ void setup_variants(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--mutation-col", a->column, "name of the mutation column")->capture_default_str();
   sub.add_option("--offset", a->offset, "number of the sequence's first residue in the mutation numbering")
       ->capture_default_str();
-  sub.add_option("--out", a->out, "TSV output (default: stdout)");
-  sub.add_option("--device", a->device, "cpu or cuda")->check(CLI::IsMember({"cpu", "cuda"}))->capture_default_str();
+  sub.add_option("--out", a->out, "TSV output (default or -: standard output)");
+  add_device_option(sub, a->device);
   sub.footer(
       "Masked (mlm) models: masked_marginal = sum over mutated positions of log p(mt) - log p(wt) with all of them\n"
       "masked together; wt_marginal = the same from the unmasked wild type. Autoregressive (ar) models:\n"

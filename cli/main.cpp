@@ -1,18 +1,19 @@
 // performer: command-line entry point. Exit codes: 0 success, 1 bad input or failure, 2 bad usage.
 #include <c10/util/Exception.h>
 
+#include <csignal>
 #include <iostream>
 
 #include "cli/commands.h"
 #include "core/errors.h"
-#include "core/memory.h"
-#include "core/system_info.h"
+#include "tools/memory.h"
+#include "tools/system_info.h"
 
 namespace performer::cli {
 
 void apply_global_options(const GlobalOptions& global) {
-  core::use_threads(global.threads > 0 ? global.threads : core::default_threads());
-  core::keep_freed_memory();
+  tools::use_threads(global.threads > 0 ? global.threads : tools::default_threads());
+  tools::keep_freed_memory();
 }
 
 namespace {
@@ -30,11 +31,35 @@ const Command kCommands[] = {
     {"bench", "benchmarks: attention speed and memory, FAVOR approximation error", setup_bench},
 };
 
+// What a user can do about an error, in this program's options: the library names the setting
+// (Error::setting), the command that failed says whether it has the option.
+std::string hint(const performer::Error& e, const CLI::App* command) {
+  auto has = [&](const std::string& option) { return command && command->get_option_no_throw(option) != nullptr; };
+  const std::string& setting = e.setting();
+  if (setting == "unknown_policy" && has("--unknown")) {
+    return " (use --unknown x to read it as X, or --unknown skip to drop such records)";
+  }
+  if (setting == "learning_rate" && has("--lr")) return " (try a lower --lr)";
+  if (setting == "offset" && has("--offset")) return " (check --offset)";
+  if (setting == "optimizer" && has("--optimizer")) return " (--optimizer)";
+  return "";
+}
+
+// The innermost subcommand that ran (performer data split: "split").
+const CLI::App* command_of(const CLI::App& app) {
+  const CLI::App* command = &app;
+  while (!command->get_subcommands().empty()) command = command->get_subcommands().front();
+  return command;
+}
+
 }  // namespace
 }  // namespace performer::cli
 
 int main(int argc, char** argv) {
   using namespace performer::cli;
+  // Past a file-size limit (ulimit -f) a write fails with EFBIG and is reported like a full disk,
+  // instead of the signal ending the process without a word.
+  std::signal(SIGXFSZ, SIG_IGN);
   CLI::App app{"performer: protein language models with FAVOR+ (Performer) attention"};
   app.require_subcommand(1);
   GlobalOptions global;
@@ -49,7 +74,7 @@ int main(int argc, char** argv) {
     const int code = app.exit(e);
     return code == 0 ? 0 : 2;
   } catch (const performer::Error& e) {
-    std::cerr << "error: " << e.what() << "\n";
+    std::cerr << "error: " << e.what() << hint(e, command_of(app)) << "\n";
     return 1;
   } catch (const c10::Error& e) {
     std::cerr << "error: " << e.what_without_backtrace() << "\n";

@@ -17,15 +17,6 @@ at::Tensor row(const std::vector<int64_t>& tokens, const torch::Device& device) 
 
 torch::Device device_of(ProteinLM& model) { return model->embedding->weight.device(); }
 
-std::vector<int64_t> framed(const std::vector<int64_t>& residues, const SpecialTokens& s) {
-  std::vector<int64_t> t;
-  t.reserve(residues.size() + 2);
-  t.push_back(s.cls);
-  t.insert(t.end(), residues.begin(), residues.end());
-  t.push_back(s.eos);
-  return t;
-}
-
 SequenceScore finish(double ll, int64_t n) {
   SequenceScore s;
   s.length = n;
@@ -77,10 +68,10 @@ double pearson(const std::vector<double>& x, const std::vector<double>& y) {
 
 }  // namespace
 
-SequenceScore score_autoregressive(ProteinLM& model, const std::vector<int64_t>& residues, const SpecialTokens& s) {
+SequenceScore score_autoregressive(ProteinLM& model, const std::vector<int64_t>& residues) {
   require_config(model->config.causal(), "exact likelihoods need an autoregressive (ar) model");
   torch::NoGradGuard no_grad;
-  std::vector<int64_t> input = {s.cls};
+  std::vector<int64_t> input = {SpecialTokens::cls};
   input.insert(input.end(), residues.begin(), residues.end());  // position i predicts residue i
   at::Tensor lp = log_probs(model, input);                       // [n + 1, V]
   at::Tensor targets = torch::tensor(residues, torch::kLong).to(lp.device());
@@ -88,12 +79,11 @@ SequenceScore score_autoregressive(ProteinLM& model, const std::vector<int64_t>&
   return finish(ll, static_cast<int64_t>(residues.size()));
 }
 
-SequenceScore score_pseudo_likelihood(ProteinLM& model, const std::vector<int64_t>& residues, int64_t batch,
-                                      const SpecialTokens& s) {
+SequenceScore score_pseudo_likelihood(ProteinLM& model, const std::vector<int64_t>& residues, int64_t batch) {
   require_config(!model->config.causal(), "pseudo-likelihoods need a masked (mlm) model");
   torch::NoGradGuard no_grad;
   const auto device = device_of(model);
-  const std::vector<int64_t> tokens = framed(residues, s);
+  const std::vector<int64_t> tokens = framed_tokens(residues);
   const int64_t n = static_cast<int64_t>(residues.size()), l = n + 2;
   at::Tensor base = row(tokens, device);  // [1, L]
   double ll = 0;
@@ -101,7 +91,7 @@ SequenceScore score_pseudo_likelihood(ProteinLM& model, const std::vector<int64_
     const int64_t b = std::min(batch, n - start);
     at::Tensor positions = torch::arange(start + 1, start + 1 + b, torch::kLong).to(device);  // token positions
     at::Tensor input = base.expand({b, l}).clone();
-    input.scatter_(1, positions.unsqueeze(1), s.mask);
+    input.scatter_(1, positions.unsqueeze(1), SpecialTokens::mask);
     at::Tensor logits = model->forward(input).to(at::kFloat);  // [b, L, V]
     at::Tensor at_mask = logits.gather(1, positions.view({b, 1, 1}).expand({b, 1, logits.size(2)})).squeeze(1);
     at::Tensor truth = base[0].index_select(0, positions);
@@ -111,11 +101,11 @@ SequenceScore score_pseudo_likelihood(ProteinLM& model, const std::vector<int64_
 }
 
 double masked_marginal(ProteinLM& model, const std::vector<int64_t>& residues,
-                       const std::vector<Substitution>& mutations, const SpecialTokens& s) {
+                       const std::vector<Substitution>& mutations) {
   check_mutations(residues, mutations);
   torch::NoGradGuard no_grad;
-  std::vector<int64_t> tokens = framed(residues, s);
-  for (const auto& m : mutations) tokens[m.index + 1] = s.mask;
+  std::vector<int64_t> tokens = framed_tokens(residues);
+  for (const auto& m : mutations) tokens[m.index + 1] = SpecialTokens::mask;
   at::Tensor lp = log_probs(model, tokens);
   double score = 0;
   for (const auto& m : mutations) score += (lp[m.index + 1][m.mutant] - lp[m.index + 1][m.wild_type]).item<double>();
@@ -123,21 +113,21 @@ double masked_marginal(ProteinLM& model, const std::vector<int64_t>& residues,
 }
 
 double wildtype_marginal(ProteinLM& model, const std::vector<int64_t>& residues,
-                         const std::vector<Substitution>& mutations, const SpecialTokens& s) {
+                         const std::vector<Substitution>& mutations) {
   check_mutations(residues, mutations);
   torch::NoGradGuard no_grad;
-  at::Tensor lp = log_probs(model, framed(residues, s));
+  at::Tensor lp = log_probs(model, framed_tokens(residues));
   double score = 0;
   for (const auto& m : mutations) score += (lp[m.index + 1][m.mutant] - lp[m.index + 1][m.wild_type]).item<double>();
   return score;
 }
 
 double log_likelihood_ratio(ProteinLM& model, const std::vector<int64_t>& residues,
-                            const std::vector<Substitution>& mutations, const SpecialTokens& s) {
+                            const std::vector<Substitution>& mutations) {
   check_mutations(residues, mutations);
   std::vector<int64_t> mutant = residues;
   for (const auto& m : mutations) mutant[m.index] = m.mutant;
-  return score_autoregressive(model, mutant, s).log_likelihood - score_autoregressive(model, residues, s).log_likelihood;
+  return score_autoregressive(model, mutant).log_likelihood - score_autoregressive(model, residues).log_likelihood;
 }
 
 at::Tensor hidden_states(ProteinLM& model, const std::vector<int64_t>& tokens, const std::vector<int64_t>& layers) {

@@ -8,13 +8,9 @@
 #include <vector>
 
 #include "core/model.h"
+#include "core/tokens.h"
 
 namespace performer::core {
-
-// Special token ids the analyses need (the vocabulary lives in bio/; these are its fixed values).
-struct SpecialTokens {
-  int64_t cls = 1, eos = 2, mask = 3;
-};
 
 struct SequenceScore {
   int64_t length = 0;           // residues
@@ -24,12 +20,11 @@ struct SequenceScore {
 };
 
 // Autoregressive models: log p(x_i | x_<i) for every residue, exactly. residues: token ids.
-SequenceScore score_autoregressive(ProteinLM& model, const std::vector<int64_t>& residues,
-                                   const SpecialTokens& specials = {});
+SequenceScore score_autoregressive(ProteinLM& model, const std::vector<int64_t>& residues);
 // Masked models: pseudo-log-likelihood, sum over residues of log p(x_i | x with i masked); every
 // position is masked once, `batch` masked copies per forward pass.
 SequenceScore score_pseudo_likelihood(ProteinLM& model, const std::vector<int64_t>& residues,
-                                      int64_t batch = 32, const SpecialTokens& specials = {});
+                                      int64_t batch = 32);
 
 struct Substitution {
   int64_t index = 0;       // 0-based residue index
@@ -39,13 +34,13 @@ struct Substitution {
 
 // Masked models: sum of log p(mt) - log p(wt) at the mutated positions, all masked together.
 double masked_marginal(ProteinLM& model, const std::vector<int64_t>& residues,
-                       const std::vector<Substitution>& mutations, const SpecialTokens& specials = {});
+                       const std::vector<Substitution>& mutations);
 // Masked models: the same from one pass over the unmasked wild type.
 double wildtype_marginal(ProteinLM& model, const std::vector<int64_t>& residues,
-                         const std::vector<Substitution>& mutations, const SpecialTokens& specials = {});
+                         const std::vector<Substitution>& mutations);
 // Autoregressive models: log p(mutant) - log p(wild type).
 double log_likelihood_ratio(ProteinLM& model, const std::vector<int64_t>& residues,
-                            const std::vector<Substitution>& mutations, const SpecialTokens& specials = {});
+                            const std::vector<Substitution>& mutations);
 
 // Hidden states of a framed row [L] for the requested layers (0 = embeddings, i = after block i,
 // -1 = final normalised output): [layers, L, d].

@@ -71,26 +71,6 @@ at::Tensor exact_attention(const at::Tensor& q, const at::Tensor& k, const at::T
 
 }  // namespace
 
-std::string to_string(AttentionKind kind) {
-  switch (kind) {
-    case AttentionKind::exact: return "exact";
-    case AttentionKind::favor_softmax: return "favor_softmax";
-    case AttentionKind::favor_trig: return "favor_trig";
-    case AttentionKind::favor_relu: return "favor_relu";
-    case AttentionKind::dummy: return "dummy";
-  }
-  return "?";
-}
-
-AttentionKind parse_attention_kind(const std::string& name) {
-  for (auto kind : {AttentionKind::exact, AttentionKind::favor_softmax, AttentionKind::favor_trig,
-                    AttentionKind::favor_relu, AttentionKind::dummy}) {
-    if (name == to_string(kind)) return kind;
-  }
-  throw ConfigError("unknown attention kind '" + name +
-                    "' (expected exact, favor_softmax, favor_trig, favor_relu or dummy)");
-}
-
 bool keeps_features(AttentionKind kind) {
   return is_favor(kind) && favor::keeps_features(feature_kind(kind));
 }

@@ -6,6 +6,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/names.h"
+
 namespace performer::core {
 
 enum class AttentionKind {
@@ -16,8 +18,16 @@ enum class AttentionKind {
   dummy,          // returns v: what the rest of the network costs with free attention
 };
 
-std::string to_string(AttentionKind kind);
-AttentionKind parse_attention_kind(const std::string& name);  // throws ConfigError
+constexpr NameList<AttentionKind, 5> names(AttentionKind) {
+  return {{{AttentionKind::exact, "exact"},
+           {AttentionKind::favor_softmax, "favor_softmax"},
+           {AttentionKind::favor_trig, "favor_trig"},
+           {AttentionKind::favor_relu, "favor_relu"},
+           {AttentionKind::dummy, "dummy"}}};
+}
+inline AttentionKind parse_attention_kind(const std::string& name) {  // throws ConfigError
+  return parse_name<AttentionKind>(name, "attention kind");
+}
 bool is_favor(AttentionKind kind);
 // Whether the kind's backward can use the features its forward computed (AttentionOptions::
 // keep_features): favor_softmax and favor_relu; favor_trig always recomputes, exact and dummy have none.

@@ -8,7 +8,7 @@ namespace performer::core {
 
 struct TokenBatch {
   at::Tensor tokens;   // [B, L] int64 model inputs
-  at::Tensor targets;  // [B, L] int64 labels, -100 where there is no loss
+  at::Tensor targets;  // [B, L] int64 labels, kIgnoreIndex (core/tokens.h) where there is no loss
   at::Tensor padding;  // [B, L] bool, true on padding positions
   int64_t target_count = 0;  // positions with a label
 };

@@ -6,6 +6,7 @@
 
 #include "core/errors.h"
 #include "core/muon.h"
+#include "io/file.h"
 
 namespace performer::core {
 namespace {
@@ -62,15 +63,16 @@ void save_checkpoint(const std::string& path, ProteinLM& model, const TrainState
   write_int(archive, "state/tokens", state.tokens);
   write_double(archive, "state/seconds", state.seconds);
   write_double(archive, "state/best_valid_loss", state.best_valid_loss);
-  const std::string tmp = path + ".tmp";
-  try {
-    archive.save_to(tmp);
-  } catch (const c10::Error& e) {
-    throw InputError("cannot write checkpoint '" + tmp + "'");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) throw InputError("cannot write checkpoint '" + path + "': " + ec.message());
+  // Through the atomic writer: the previous checkpoint stays whole until the new one is complete
+  // and synced. The archive's writer is never told of a failed write (LibTorch would throw from a
+  // destructor and terminate): the stream remembers it, and commit() reports it with the OS reason.
+  io::AtomicFile file(path, /*durable=*/true);
+  std::ostream& out = file.stream();
+  archive.save_to([&out](const void* data, size_t bytes) -> size_t {
+    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
+    return bytes;
+  });
+  file.commit();
 }
 
 Checkpoint load_checkpoint(const std::string& path, const std::string& vocabulary, const torch::Device& device) {
@@ -110,7 +112,7 @@ void load_optimizer(const std::string& path, torch::optim::Optimizer& optimizer,
   // Tell the optimisers apart before loading: AdamW would warn about an "old format" before failing.
   at::Tensor muon_matrices;
   if (opt.try_read("muon/matrices", muon_matrices) != (dynamic_cast<Muon*>(&optimizer) != nullptr)) {
-    throw InputError("checkpoint '" + path + "' holds the state of another optimiser (--optimizer)");
+    throw InputError("checkpoint '" + path + "' holds the state of another optimiser", "optimizer");
   }
   try {
     optimizer.load(opt);

@@ -6,24 +6,19 @@
 #include <torch/nn/init.h>
 
 #include <cmath>
+#include <type_traits>
 
 #include "core/errors.h"
-#include "core/json.h"
+#include "core/tokens.h"
+#include "io/json.h"
 
 namespace performer::core {
 
 void ModelConfig::validate() const {
-  require_config(objective == "mlm" || objective == "ar", "objective must be mlm or ar, got '" + objective + "'");
   require_config(layers > 0 && d_model > 0 && heads > 0 && d_ff > 0, "layers, d_model, heads and d_ff must be positive");
   require_config(d_model % heads == 0, "d_model " + std::to_string(d_model) + " is not divisible by heads " +
                                            std::to_string(heads));
-  require_config(activation == "gelu" || activation == "relu2",
-                 "activation must be gelu or relu2, got '" + activation + "'");
-  require_config(precision == "fp32" || precision == "bf16",
-                 "precision must be fp32 or bf16, got '" + precision + "'");
-  require_config(positions == "rotary" || positions == "learned",
-                 "positions must be rotary or learned, got '" + positions + "'");
-  require_config(positions != "rotary" || (d_model / heads) % 2 == 0, "rotary positions need an even head dimension");
+  require_config(positions != Positions::rotary || (d_model / heads) % 2 == 0, "rotary positions need an even head dimension");
   require_config(max_length >= 3, "max_length must be at least 3");
   require_config(features > 0, "features must be positive");
   require_config(redraw_interval >= 0, "redraw_interval must be >= 0");
@@ -32,52 +27,84 @@ void ModelConfig::validate() const {
   require_config(vocab_size > 0, "vocab_size must be positive");
 }
 
+namespace {
+
+// Every field of the config with its JSON name, listed once: to_json and from_json both walk it.
+template <typename Config, typename Visit>
+void visit_fields(Config& c, Visit&& visit) {
+  visit("preset", c.preset);
+  visit("objective", c.objective);
+  visit("layers", c.layers);
+  visit("d_model", c.d_model);
+  visit("heads", c.heads);
+  visit("d_ff", c.d_ff);
+  visit("activation", c.activation);  // absent in older checkpoints: gelu
+  visit("max_length", c.max_length);
+  visit("positions", c.positions);
+  visit("attention", c.attention);
+  visit("features", c.features);
+  visit("projection", c.projection);
+  visit("redraw_interval", c.redraw_interval);
+  visit("causal_chunk_size", c.causal_chunk_size);
+  visit("dropout", c.dropout);
+  visit("precision", c.precision);    // absent in older checkpoints: fp32
+  visit("seed", c.seed);
+  visit("vocab_size", c.vocab_size);
+  visit("vocabulary", c.vocabulary);
+}
+
+template <typename T>
+io::Json field_to_json(const T& value) {
+  if constexpr (std::is_enum_v<T>) {
+    return to_string(value);
+  } else {
+    return value;
+  }
+}
+
+template <typename T>
+void field_from_json(const io::Json& json, const char* name, T& value) {
+  const auto it = json.find(name);
+  if (it == json.end()) return;  // absent: the default (older checkpoints)
+  const auto wrong = [&](const char* expected) {
+    throw ConfigError(std::string("model config: '") + name + "' must be " + expected + ", got " + io::to_line(*it));
+  };
+  if constexpr (std::is_same_v<T, std::string>) {
+    if (!it->is_string()) wrong("a string");
+    value = it->template get<std::string>();
+  } else if constexpr (Named<T>) {
+    if (!it->is_string()) wrong("a string");
+    value = parse_name<T>(it->template get<std::string>(), std::string("model config '") + name + "'");
+  } else if constexpr (std::is_floating_point_v<T>) {
+    if (!it->is_number()) wrong("a number");
+    value = it->template get<T>();
+  } else {
+    // Integers: older checkpoints wrote every number as a double ("4.0" style is still an integer).
+    if (!it->is_number()) wrong("an integer");
+    const double number = it->template get<double>();
+    if (number != std::floor(number)) wrong("an integer");
+    value = it->is_number_integer() ? it->template get<T>() : static_cast<T>(number);
+  }
+}
+
+}  // namespace
+
 std::string ModelConfig::to_json() const {
-  FlatJson j;
-  j.set("preset", preset);
-  j.set("objective", objective);
-  j.set("layers", layers);
-  j.set("d_model", d_model);
-  j.set("heads", heads);
-  j.set("d_ff", d_ff);
-  j.set("activation", activation);
-  j.set("max_length", max_length);
-  j.set("positions", positions);
-  j.set("attention", to_string(attention));
-  j.set("features", features);
-  j.set("projection", to_string(projection));
-  j.set("redraw_interval", redraw_interval);
-  j.set("causal_chunk_size", causal_chunk_size);
-  j.set("dropout", dropout);
-  j.set("precision", precision);
-  j.set("seed", static_cast<int64_t>(seed));
-  j.set("vocab_size", vocab_size);
-  j.set("vocabulary", vocabulary);
-  return j.dump();
+  io::Json json = io::Json::object();
+  visit_fields(*this, [&](const char* name, const auto& value) { json[name] = field_to_json(value); });
+  return io::to_text(json);
 }
 
 ModelConfig ModelConfig::from_json(const std::string& text) {
-  const FlatJson j = FlatJson::parse(text);
+  io::Json json;
+  try {
+    json = io::parse_json(text, "model config");
+  } catch (const InputError& e) {
+    throw ConfigError(e.what());
+  }
+  if (!json.is_object()) throw ConfigError("model config: not a JSON object");
   ModelConfig c;
-  c.preset = j.get_string("preset", c.preset);
-  c.objective = j.get_string("objective", c.objective);
-  c.layers = j.get_int("layers", c.layers);
-  c.d_model = j.get_int("d_model", c.d_model);
-  c.heads = j.get_int("heads", c.heads);
-  c.d_ff = j.get_int("d_ff", c.d_ff);
-  c.activation = j.get_string("activation", c.activation);  // absent in older checkpoints: gelu
-  c.precision = j.get_string("precision", c.precision);     // absent in older checkpoints: fp32
-  c.max_length = j.get_int("max_length", c.max_length);
-  c.positions = j.get_string("positions", c.positions);
-  c.attention = parse_attention_kind(j.get_string("attention", to_string(c.attention)));
-  c.features = j.get_int("features", c.features);
-  c.projection = parse_projection_kind(j.get_string("projection", to_string(c.projection)));
-  c.redraw_interval = j.get_int("redraw_interval", c.redraw_interval);
-  c.causal_chunk_size = j.get_int("causal_chunk_size", c.causal_chunk_size);
-  c.dropout = j.get_number("dropout", c.dropout);
-  c.seed = static_cast<uint64_t>(j.get_int("seed", static_cast<int64_t>(c.seed)));
-  c.vocab_size = j.get_int("vocab_size", c.vocab_size);
-  c.vocabulary = j.get_string("vocabulary", c.vocabulary);
+  visit_fields(c, [&](const char* name, auto& value) { field_from_json(json, name, value); });
   c.validate();
   return c;
 }
@@ -125,7 +152,7 @@ void TransformerBlockImpl::reset() {
                                           .redraw_interval(config.redraw_interval)
                                           .seed(config.seed * 1000003ULL + static_cast<uint64_t>(index))
                                           .causal_chunk_size(config.causal_chunk_size)
-                                          .rotary(config.positions == "rotary")
+                                          .rotary(config.positions == Positions::rotary)
                                           .dense_dtype(config.dense_dtype())));
   ff_in = register_module("ff_in", torch::nn::Linear(d, config.d_ff));
   ff_out = register_module("ff_out", torch::nn::Linear(config.d_ff, d));
@@ -142,7 +169,7 @@ at::Tensor TransformerBlockImpl::feed_forward(const at::Tensor& x) {
   const auto drop = F::DropoutFuncOptions().p(config.dropout).training(is_training());
   at::Tensor h = dense(ff_in, norm2->forward(x), config.dense_dtype());
   // relu2: the squared ReLU of Primer (So et al. 2021), cheaper than gelu on a CPU.
-  h = config.activation == "relu2" ? at::relu(h).square() : F::gelu(h);
+  h = config.activation == Activation::relu2 ? at::relu(h).square() : F::gelu(h);
   return x + F::dropout(dense(ff_out, h, config.dense_dtype()), drop);  // bf16 products: promoted to fp32
 }
 
@@ -159,7 +186,7 @@ void ProteinLMImpl::reset() {
   torch::manual_seed(config.seed);  // parameters are a function of the config
   embedding = register_module("embedding", torch::nn::Embedding(config.vocab_size, config.d_model));
   torch::nn::init::normal_(embedding->weight, 0.0, 0.02);
-  if (config.positions == "learned") {
+  if (config.positions == Positions::learned) {
     position = register_module("position", torch::nn::Embedding(config.max_length, config.d_model));
     torch::nn::init::normal_(position->weight, 0.0, 0.02);
   }
@@ -197,7 +224,7 @@ at::Tensor ProteinLMImpl::forward(const at::Tensor& tokens, const at::Tensor& pa
 
 LossResult ProteinLMImpl::loss(const at::Tensor& tokens, const at::Tensor& padding, const at::Tensor& targets) {
   const at::Tensor flat_targets = targets.reshape({-1});
-  const at::Tensor rows = (flat_targets != -100).nonzero().squeeze(1);  // labelled rows of [B * L]
+  const at::Tensor rows = (flat_targets != kIgnoreIndex).nonzero().squeeze(1);  // labelled rows of [B * L]
   if (2 * rows.numel() > flat_targets.numel()) return language_model_loss(forward(tokens, padding), targets);
   // Row i of the output depends on the other rows only through attention: below the last block's
   // attention, every row is needed; above it, only the labelled ones.
@@ -220,7 +247,7 @@ void ProteinLMImpl::set_keep_features(bool keep) {
   for (const auto& block : *blocks) block->as<TransformerBlock>()->attention->set_keep_features(keep);
 }
 
-void ProteinLMImpl::set_precision(const std::string& precision) {
+void ProteinLMImpl::set_precision(Precision precision) {
   ModelConfig c = config;
   c.precision = precision;
   c.validate();
@@ -244,9 +271,9 @@ LossResult language_model_loss(const at::Tensor& logits, const at::Tensor& targe
   LossResult r;
   at::Tensor flat_logits = logits.reshape({-1, v}), flat_targets = targets.reshape({-1});
   r.loss = F::cross_entropy(flat_logits.to(at::kFloat), flat_targets,
-                            F::CrossEntropyFuncOptions().ignore_index(-100));
+                            F::CrossEntropyFuncOptions().ignore_index(kIgnoreIndex));
   torch::NoGradGuard no_grad;
-  const at::Tensor labelled = flat_targets != -100;
+  const at::Tensor labelled = flat_targets != kIgnoreIndex;
   r.targets = labelled.sum().item<int64_t>();
   r.correct = ((flat_logits.argmax(-1) == flat_targets) & labelled).sum().item<int64_t>();
   return r;

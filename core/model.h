@@ -12,6 +12,8 @@
 
 #include "core/attention.h"
 #include "core/multihead_attention.h"
+#include "core/names.h"
+#include "core/settings.h"
 #include "core/projection.h"
 
 namespace performer::core {
@@ -19,14 +21,14 @@ namespace performer::core {
 // Every setting of a model, stored as JSON in each checkpoint. Defaults are those of the `small` preset.
 struct ModelConfig {
   std::string preset = "small";            // name of the preset it started from
-  std::string objective = "mlm";           // mlm (bidirectional, masked) or ar (causal, next token)
+  Objective objective = Objective::mlm;    // mlm (bidirectional, masked) or ar (causal, next token)
   int64_t layers = 4;                      // transformer blocks
   int64_t d_model = 256;                   // width
   int64_t heads = 4;                       // attention heads (d_model / heads per head)
   int64_t d_ff = 1024;                     // feed-forward width
-  std::string activation = "gelu";         // feed-forward nonlinearity: gelu or relu2 (max(x, 0)^2)
+  Activation activation = Activation::gelu;  // feed-forward nonlinearity
   int64_t max_length = 1024;               // training length in tokens (learned positions: the limit)
-  std::string positions = "rotary";        // rotary (no length limit) or learned (absolute, <= max_length)
+  Positions positions = Positions::rotary;  // how positions enter
   AttentionKind attention = AttentionKind::exact;  // attention in every block
   int64_t features = 256;                  // m, random features (favor kinds)
   ProjectionKind projection = ProjectionKind::orthogonal;  // how feature projections are drawn
@@ -36,13 +38,13 @@ struct ModelConfig {
   // Products of the blocks' dense layers (q/k/v, attention output, feed-forward) and of FAVOR's
   // features: fp32, or bf16 for mixed precision (weights, residual stream, LayerNorms, feature maps
   // and sums, head and loss stay fp32).
-  std::string precision = "fp32";
+  Precision precision = Precision::fp32;
   uint64_t seed = 0;                       // parameter initialisation and projection draws
   int64_t vocab_size = 30;                 // tokens (set from the vocabulary)
   std::string vocabulary = "performer-protein-v1";  // vocabulary version the model reads
 
-  bool causal() const { return objective == "ar"; }
-  at::ScalarType dense_dtype() const { return precision == "bf16" ? at::kBFloat16 : at::kFloat; }
+  bool causal() const { return objective == Objective::ar; }
+  at::ScalarType dense_dtype() const { return precision == Precision::bf16 ? at::kBFloat16 : at::kFloat; }
   void validate() const;                   // throws ConfigError with the offending setting
   std::string to_json() const;
   static ModelConfig from_json(const std::string& text);  // validates
@@ -100,7 +102,7 @@ class ProteinLMImpl : public torch::nn::Cloneable<ProteinLMImpl> {
   // favor kinds: keep the forward's features for the backward (default), or recompute them (less
   // memory, more time). A run-time choice, not part of the config or the checkpoint.
   void set_keep_features(bool keep);
-  void set_precision(const std::string& precision);  // fp32 or bf16 (ModelConfig::precision); every block
+  void set_precision(Precision precision);  // ModelConfig::precision, every block
   int64_t parameter_count() const;
 
   ModelConfig config;
@@ -112,7 +114,7 @@ class ProteinLMImpl : public torch::nn::Cloneable<ProteinLMImpl> {
 };
 TORCH_MODULE(ProteinLM);
 
-// Cross-entropy of logits [B, L, V] against targets [B, L] (-100: no label).
+// Cross-entropy of logits [B, L, V] against targets [B, L] (kIgnoreIndex: no label).
 LossResult language_model_loss(const at::Tensor& logits, const at::Tensor& targets);
 
 }  // namespace performer::core

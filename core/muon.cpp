@@ -121,7 +121,7 @@ void Muon::save(torch::serialize::OutputArchive& archive) const {
 void Muon::load(torch::serialize::InputArchive& archive) {
   at::Tensor count;
   if (!archive.try_read("muon/matrices", count) || count.item<int64_t>() != static_cast<int64_t>(momentum_.size())) {
-    throw InputError("the checkpoint's optimiser state is not Muon's for this model (--optimizer)");
+    throw InputError("the checkpoint's optimiser state is not Muon's for this model", "optimizer");
   }
   torch::NoGradGuard no_grad;
   for (size_t i = 0; i < momentum_.size(); ++i) {

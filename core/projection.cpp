@@ -48,20 +48,4 @@ at::Tensor draw_projection(const ProjectionOptions& options, uint64_t draw_index
   return (w * norms).to(at::kFloat);
 }
 
-std::string to_string(ProjectionKind kind) {
-  switch (kind) {
-    case ProjectionKind::orthogonal: return "orthogonal";
-    case ProjectionKind::iid: return "iid";
-    case ProjectionKind::identity: return "identity";
-  }
-  return "?";
-}
-
-ProjectionKind parse_projection_kind(const std::string& name) {
-  if (name == "orthogonal") return ProjectionKind::orthogonal;
-  if (name == "iid") return ProjectionKind::iid;
-  if (name == "identity") return ProjectionKind::identity;
-  throw ConfigError("unknown projection kind '" + name + "' (expected orthogonal, iid or identity)");
-}
-
 }  // namespace performer::core

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <string>
 
+#include "core/names.h"
+
 namespace performer::core {
 
 enum class ProjectionKind {
@@ -30,7 +32,11 @@ struct ProjectionOptions {
 // always gives the same matrix on every machine. Returns [m, d] float32 on the CPU.
 at::Tensor draw_projection(const ProjectionOptions& options, uint64_t draw_index = 0);
 
-std::string to_string(ProjectionKind kind);
-ProjectionKind parse_projection_kind(const std::string& name);  // throws ConfigError
+constexpr NameList<ProjectionKind, 3> names(ProjectionKind) {
+  return {{{ProjectionKind::orthogonal, "orthogonal"}, {ProjectionKind::iid, "iid"}, {ProjectionKind::identity, "identity"}}};
+}
+inline ProjectionKind parse_projection_kind(const std::string& name) {  // throws ConfigError
+  return parse_name<ProjectionKind>(name, "projection kind");
+}
 
 }  // namespace performer::core

@@ -60,7 +60,7 @@ Trainer::Trainer(ProteinLM model, TrainOptions options, BatchSourceFactory train
   require_config(options_.max_steps > 0, "max_steps must be positive");
   require_config(options_.accumulation > 0, "accumulation must be positive");
   require_config(!options_.schedule_by_time || options_.max_seconds > 0,
-                 "a schedule by time needs a time limit (--max-time)");
+                 "a schedule by time needs a time limit (max_seconds)");
   model_->to(device_);
   // Projections are redrawn every redraw_interval optimiser steps: each step runs `accumulation`
   // training forward calls, which is what the attention modules count.
@@ -68,12 +68,12 @@ Trainer::Trainer(ProteinLM model, TrainOptions options, BatchSourceFactory train
     auto& attention = block->as<TransformerBlock>()->attention;
     attention->options.redraw_interval(model_->config.redraw_interval * options_.accumulation);
   }
-  if (options_.optimizer == "adamw") {
+  if (options_.optimizer == OptimizerKind::adamw) {
     optimizer_ = std::make_unique<torch::optim::AdamW>(
         model_->parameters(), torch::optim::AdamWOptions(options_.learning_rate)
                                   .betas({options_.beta1, options_.beta2})
                                   .weight_decay(options_.weight_decay));
-  } else if (options_.optimizer == "muon") {
+  } else {
     // The blocks' weight matrices take Muon; the fused q/k/v projection is three matrices.
     std::vector<MuonMatrix> matrices;
     std::vector<at::Tensor> others;
@@ -93,8 +93,6 @@ Trainer::Trainer(ProteinLM model, TrainOptions options, BatchSourceFactory train
     m.beta2 = options_.beta2;
     m.dtype = model_->config.dense_dtype();  // mixed precision: the iteration's products in bf16 too
     optimizer_ = std::make_unique<Muon>(std::move(matrices), std::move(others), m);
-  } else {
-    throw ConfigError("unknown optimizer '" + options_.optimizer + "' (adamw or muon)");
   }
 }
 
@@ -193,8 +191,8 @@ TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) 
                             std::to_string(state_.step + 1) +
                             (options_.checkpoint.empty() ? std::string()
                                                          : "; the last checkpoint, '" + options_.checkpoint +
-                                                               "', was left as it was") +
-                            " (try a lower --lr)");
+                                                               "', was left as it was"),
+                            "learning_rate");
       }
       (r.loss * (static_cast<double>(r.targets) / std::max<int64_t>(1, step_tokens))).backward();
       step_loss += value * r.targets;

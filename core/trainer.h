@@ -13,14 +13,20 @@
 
 namespace performer::core {
 
+enum class OptimizerKind {
+  adamw,  // AdamW for every parameter
+  muon,   // Muon (core/muon.h) for the blocks' weight matrices, AdamW for the rest, at one learning rate
+};
+constexpr NameList<OptimizerKind, 2> names(OptimizerKind) {
+  return {{{OptimizerKind::adamw, "adamw"}, {OptimizerKind::muon, "muon"}}};
+}
+
 struct TrainOptions {
   double learning_rate = 1e-3;   // peak learning rate
   double weight_decay = 0.01;    // AdamW decoupled weight decay
   double beta1 = 0.9;            // AdamW
   double beta2 = 0.98;           // AdamW
-  // adamw: AdamW for every parameter. muon: Muon (orthogonalised momentum, core/muon.h) for the blocks'
-  // weight matrices and AdamW for embeddings, LayerNorms and biases, at one learning rate.
-  std::string optimizer = "adamw";
+  OptimizerKind optimizer = OptimizerKind::adamw;  // which optimiser
   double muon_momentum = 0.95;   // Muon's Nesterov momentum
   int64_t warmup_steps = 200;    // linear warm-up, then cosine decay to 0 at max_steps
   int64_t max_steps = 10000;     // optimiser steps (the schedule's length)

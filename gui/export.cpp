@@ -1,15 +1,16 @@
 #include "gui/export.h"
 
+#include <QBuffer>
 #include <QFile>
 #include <QFileInfo>
 #include <QImage>
-#include <QSaveFile>
 #include <QSvgGenerator>
-#include <QTextStream>
 
 #include <cmath>
 
 #include "core/errors.h"
+#include "io/file.h"
+#include "io/table.h"
 
 namespace performer::view {
 namespace {
@@ -18,24 +19,13 @@ namespace {
   throw InputError(QString("cannot write '%1': %2").arg(path, why).toStdString());
 }
 
-// 9 significant digits: every float reads back exactly.
-QString number(float v) { return std::isfinite(v) ? QString::number(v, 'g', 9) : QString(); }
+// 9 significant digits: every float reads back exactly; nothing for a value that is not finite.
+std::string number(float v) { return std::isfinite(v) ? QString::number(v, 'g', 9).toStdString() : std::string(); }
 
-// Fields with a comma or quote are quoted (record ids may hold either).
-QString field(const QString& text) {
-  if (!text.contains(',') && !text.contains('"')) return text;
-  return '"' + QString(text).replace("\"", "\"\"") + '"';
-}
-
-// Written to a temporary file and renamed at commit: a failed export leaves no half file.
-template <typename Write>
-void write_text(const QString& path, Write&& write) {
-  QSaveFile file(path);
-  if (!file.open(QIODevice::WriteOnly | QIODevice::Text)) fail(path, file.errorString());
-  QTextStream out(&file);
-  write(out);
-  out.flush();
-  if (!file.commit()) fail(path, file.errorString());
+// Every file goes through the toolkit's atomic writer: a failed export (a full disk, a missing
+// folder) leaves no half file and names the operating system's reason.
+void write_bytes(const QString& path, const QByteArray& bytes) {
+  io::write_file(path.toStdString(), bytes.toStdString());
 }
 
 }  // namespace
@@ -43,6 +33,9 @@ void write_text(const QString& path, Write&& write) {
 void save_figure(const Figure& figure, const QString& path, double scale) {
   const QString suffix = QFileInfo(path).suffix().toLower();
   const QSize size = figure.size();
+  QByteArray bytes;
+  QBuffer buffer(&bytes);
+  buffer.open(QIODevice::WriteOnly);
   if (suffix == "png") {
     QImage image(size * scale, QImage::Format_ARGB32_Premultiplied);
     image.setDevicePixelRatio(scale);
@@ -53,11 +46,10 @@ void save_figure(const Figure& figure, const QString& path, double scale) {
       painter.setRenderHint(QPainter::TextAntialiasing);
       figure.paint(painter);
     }
-    if (!image.save(path, "PNG")) fail(path, "the folder does not exist or is not writable");
+    if (!image.save(&buffer, "PNG")) fail(path, "the image could not be encoded as PNG");
   } else if (suffix == "svg") {
-    if (!QFileInfo(QFileInfo(path).absolutePath()).isWritable()) fail(path, "the folder is not writable");
     QSvgGenerator svg;
-    svg.setFileName(path);
+    svg.setOutputDevice(&buffer);
     svg.setSize(size);
     svg.setViewBox(QRect(QPoint(0, 0), size));
     svg.setTitle("performer-view");
@@ -65,36 +57,38 @@ void save_figure(const Figure& figure, const QString& path, double scale) {
       QPainter painter(&svg);
       figure.paint(painter);
     }
-    if (!QFileInfo::exists(path)) fail(path, "the SVG was not written");
   } else {
     fail(path, "the file name must end in .png or .svg");
   }
+  buffer.close();
+  write_bytes(path, bytes);
 }
 
 void write_matrix_csv(const QString& path, const Matrix& m, const QStringList& row_labels,
                       const QStringList& col_labels) {
-  write_text(path, [&](QTextStream& out) {
-    out << "residue";
-    for (int j = 0; j < m.cols; ++j) out << ',' << field(j < col_labels.size() ? col_labels[j] : QString::number(j));
-    out << '\n';
-    for (int i = 0; i < m.rows; ++i) {
-      out << field(i < row_labels.size() ? row_labels[i] : QString::number(i));
-      for (int j = 0; j < m.cols; ++j) out << ',' << number(m.at(i, j));
-      out << '\n';
-    }
-  });
+  io::Table table;
+  table.header = {"residue"};
+  for (int j = 0; j < m.cols; ++j) {
+    table.header.push_back((j < col_labels.size() ? col_labels[j] : QString::number(j)).toStdString());
+  }
+  for (int i = 0; i < m.rows; ++i) {
+    std::vector<std::string> row = {(i < row_labels.size() ? row_labels[i] : QString::number(i)).toStdString()};
+    for (int j = 0; j < m.cols; ++j) row.push_back(number(m.at(i, j)));
+    table.rows.push_back(std::move(row));
+  }
+  table.write_csv(path.toStdString());
 }
 
 void write_similarity_csv(const QString& path, const SimilarityData& data) {
-  write_text(path, [&](QTextStream& out) {
-    out << "a,b,attention_similarity," << data.reference_name << '\n';
-    for (int i = 0; i < data.attention.rows; ++i) {
-      for (int j = 0; j < data.attention.cols; ++j) {
-        out << data.order[i] << ',' << data.order[j] << ',' << number(data.attention.at(i, j)) << ','
-            << number(data.reference.at(i, j)) << '\n';
-      }
+  io::Table table;
+  table.header = {"a", "b", "attention_similarity", data.reference_name.toStdString()};
+  for (int i = 0; i < data.attention.rows; ++i) {
+    for (int j = 0; j < data.attention.cols; ++j) {
+      table.rows.push_back({QString(data.order[i]).toStdString(), QString(data.order[j]).toStdString(),
+                            number(data.attention.at(i, j)), number(data.reference.at(i, j))});
     }
-  });
+  }
+  table.write_csv(path.toStdString());
 }
 
 }  // namespace performer::view

@@ -8,7 +8,7 @@
 #include "core/analysis.h"
 #include "core/checkpoint.h"
 #include "core/errors.h"
-#include "core/system_info.h"
+#include "tools/system_info.h"
 
 namespace performer::view {
 namespace {
@@ -21,7 +21,7 @@ Matrix to_matrix(const at::Tensor& t) {  // [rows, cols] float
 
 }  // namespace
 
-void use_all_cores() { core::use_threads(core::default_threads()); }
+void use_all_cores() { tools::use_threads(tools::default_threads()); }
 
 struct LoadedModel::Impl {
   QString path;
@@ -45,7 +45,7 @@ QString LoadedModel::description() const {
   const core::ModelConfig& c = impl_->checkpoint.config;
   return QString("%1 · %2 · %3 · step %4")
       .arg(QString::fromStdString(c.preset), QString::fromStdString(core::to_string(c.attention)),
-           QString::fromStdString(c.objective))
+           QString::fromStdString(core::to_string(c.objective)))
       .arg(impl_->checkpoint.state.step);
 }
 

@@ -114,7 +114,7 @@ TEST(Dataset, MaskingStatistics) {
   }
   rows.push_back({Vocabulary::kCls, 7, Vocabulary::kEos});  // a short row still gets a target
   Batch b = make_mlm_batch(rows, MaskingOptions{}, rng);
-  const auto selected = b.targets != kIgnore;
+  const auto selected = b.targets != core::kIgnoreIndex;
   const double residues = 400 * 300 + 1;
   EXPECT_NEAR(selected.sum().item<double>() / residues, 0.15, 0.005);
   const auto masked = (b.tokens == Vocabulary::kMask) & selected;
@@ -132,7 +132,7 @@ TEST(Dataset, MaskingStatistics) {
   MaskingOptions more;
   more.fraction = 0.3;
   Batch c = make_mlm_batch(rows, more, rng);
-  const auto chosen = c.targets != kIgnore;
+  const auto chosen = c.targets != core::kIgnoreIndex;
   EXPECT_NEAR(chosen.sum().item<double>() / residues, 0.3, 0.006);
   EXPECT_NEAR(((c.tokens == Vocabulary::kMask) & chosen).sum().item<double>() / chosen.sum().item<double>(), 0.8, 0.012);
 }
@@ -141,7 +141,7 @@ TEST(Dataset, AutoregressiveBatchShiftsByOne) {
   Batch b = make_ar_batch({{1, 5, 6, 2}, {1, 7, 2}});
   EXPECT_TRUE(b.tokens[0].equal(torch::tensor({1, 5, 6}, torch::kLong)));
   EXPECT_TRUE(b.targets[0].equal(torch::tensor({5, 6, 2}, torch::kLong)));
-  EXPECT_TRUE(b.targets[1].equal(torch::tensor({int64_t{7}, int64_t{2}, kIgnore})));
+  EXPECT_TRUE(b.targets[1].equal(torch::tensor({int64_t{7}, int64_t{2}, core::kIgnoreIndex})));
   EXPECT_TRUE(b.padding[1].equal(torch::tensor({false, false, true})));
   EXPECT_EQ(b.target_count, 5);
 }

@@ -1,5 +1,6 @@
 // The performer executable end to end: exit codes, one-line errors, tables and CSV files.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <sys/wait.h>
 
@@ -71,14 +72,29 @@ TEST(Cli, UsageErrorsExitTwo) {
   EXPECT_NE(help.output.find("16384"), std::string::npos) << "defaults shown in --help";
 }
 
-TEST(Cli, BadValuesExitOneWithOneLineError) {
+TEST(Cli, BadValuesAreUsageErrorsAndBadFilesOneLineErrors) {
+  // A name outside a fixed set is a usage error (exit 2), naming the option and the accepted names.
   Result r = run("bench attention --kinds favor_magic --lengths 64 --csv ''");
-  EXPECT_EQ(r.code, 1);
-  EXPECT_EQ(r.output.rfind("error: unknown attention kind 'favor_magic'", 0), 0u) << r.output;
-  EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+  EXPECT_EQ(r.code, 2);
+  EXPECT_EQ(r.output.rfind("--kinds: favor_magic not in {exact,favor_softmax,favor_trig,favor_relu,dummy}", 0), 0u)
+      << r.output;
   Result unwritable = run("bench attention --kinds dummy --lengths 8 --repeats 1 --csv /nonexistent/dir/x.csv");
   EXPECT_EQ(unwritable.code, 1);
-  EXPECT_NE(unwritable.output.find("error: cannot write '/nonexistent/dir/x.csv'"), std::string::npos);
+  EXPECT_NE(unwritable.output.find("error: cannot write '/nonexistent/dir/x.csv': No such file or directory"),
+            std::string::npos) << unwritable.output;
+  // --csv -: the CSV alone on standard output (the text table goes to stderr).
+  Result to_stdout = run("bench attention --kinds dummy --lengths 8 --repeats 1 --direction causal --pass forward "
+                         "--csv - 2>/dev/null; exit $?");  // (run() adds 2>&1 to the shell's last command)
+  EXPECT_EQ(to_stdout.code, 0) << to_stdout.output;
+  EXPECT_EQ(to_stdout.output.rfind("kind,direction,length,pass,median_ms", 0), 0u) << to_stdout.output;
+  EXPECT_EQ(std::count(to_stdout.output.begin(), to_stdout.output.end(), '\n'), 2) << to_stdout.output;
+  EXPECT_FALSE(std::filesystem::exists("-"));
+  // A full standard output is an error, not a silent exit 0.
+  Result full = run("bench attention --kinds dummy --lengths 8 --repeats 1 --direction causal --pass forward "
+                    "--csv - 2>&1 >/dev/full; exit $?");
+  EXPECT_EQ(full.code, 1) << full.output;
+  EXPECT_NE(full.output.find("error: cannot write to standard output: No space left on device"), std::string::npos)
+      << full.output;
 }
 
 TEST(Cli, InfoReportsVersionThreadsAndBlas) {
@@ -313,7 +329,12 @@ TEST(CliTrain, TrainsLogsCheckpointsAndResumes) {
   EXPECT_TRUE(std::filesystem::exists(ckpt));
   const std::string lines = read_file(log);
   EXPECT_EQ(std::count(lines.begin(), lines.end(), '\n'), 8 + 3 + 1 + 1) << lines;  // steps, evals, checkpoint, done
-  EXPECT_NE(lines.find("{\"event\": \"step\", \"step\": 1, \"loss\": "), std::string::npos) << lines;
+  const auto first = nlohmann::json::parse(lines.substr(0, lines.find('\n')));
+  EXPECT_EQ(first["event"], "step");
+  EXPECT_EQ(first["step"], 1);
+  EXPECT_TRUE(first["loss"].is_number()) << first;
+  std::istringstream in(lines);
+  for (std::string line; std::getline(in, line);) EXPECT_TRUE(nlohmann::json::accept(line)) << line;
   Result more = run(common + " --max-steps 10 --resume " + ckpt);
   ASSERT_EQ(more.code, 0) << more.output;
   EXPECT_NE(more.output.find("resumed at step 8"), std::string::npos) << more.output;
@@ -362,8 +383,13 @@ TEST(CliTrain, MuonAndSquaredReluTrainResumeAndRefuseTheOtherOptimisersCheckpoin
 TEST(CliTrain, BadSettingsAreOneLineErrors) {
   const std::string data = write("train.fasta", protein_fasta(20));
   Result kind = run("train --data " + data + " --attention magic --max-steps 1");
-  EXPECT_EQ(kind.code, 1);
-  EXPECT_EQ(kind.output.rfind("error: unknown attention kind 'magic'", 0), 0u) << kind.output;
+  EXPECT_EQ(kind.code, 2);  // a value outside the fixed set is a usage error, like any other
+  EXPECT_NE(kind.output.find("--attention"), std::string::npos) << kind.output;
+  EXPECT_NE(kind.output.find("magic"), std::string::npos) << kind.output;
+  for (const char* option : {"--layers 0", "--tokens-per-batch -1", "--warmup -5", "--clip -1", "--log-every 0",
+                             "--eval-every -1", "--valid-fraction -0.5", "--projection random", "--objective mask"}) {
+    EXPECT_EQ(run("train --data " + data + " --preset tiny --max-steps 1 " + option).code, 2) << option;
+  }
   Result heads = run("train --data " + data + " --preset tiny --heads 3 --max-steps 1");
   EXPECT_EQ(heads.code, 1);
   EXPECT_NE(heads.output.find("error: d_model 64 is not divisible by heads 3"), std::string::npos) << heads.output;
@@ -392,11 +418,24 @@ TEST(CliTrain, BadSettingsAreOneLineErrors) {
 
 namespace {
 
-// A number after "key": in a JSON line of the training log.
-double json_number(const std::string& line, const std::string& key) {
-  const size_t at = line.find("\"" + key + "\": ");
-  return at == std::string::npos ? std::nan("") : std::stod(line.substr(at + key.size() + 4));
+// The JSON object of a command's output: its last line that starts with '{' (stderr's lines are
+// mixed in by run()), parsed by nlohmann-json.
+nlohmann::json json_of(const std::string& output) {
+  std::istringstream lines(output);
+  std::string line, last;
+  while (std::getline(lines, line)) {
+    if (!line.empty() && line[0] == '{') last = line;
+  }
+  return nlohmann::json::parse(last);
 }
+
+// A number of a JSON line (the training log, evaluate's output); NaN when absent or null.
+double json_number(const std::string& line, const std::string& key) {
+  const nlohmann::json j = json_of(line);
+  return j.contains(key) && j[key].is_number() ? j[key].get<double>() : std::nan("");
+}
+
+std::string json_event(const std::string& line) { return json_of(line).value("event", ""); }
 
 }  // namespace
 
@@ -416,10 +455,10 @@ TEST(CliTrain, Bf16PrecisionTrainsResumesAndEvaluatesInEitherPrecision) {
   const std::string fasta = write("eval-bf16.fasta", protein_fasta(20));
   Result stored = run("--threads 1 evaluate " + ckpt + " " + fasta);
   ASSERT_EQ(stored.code, 0) << stored.output;
-  EXPECT_NE(stored.output.find("\"precision\": \"bf16\""), std::string::npos) << stored.output;
+  EXPECT_EQ(json_of(stored.output)["precision"], "bf16") << stored.output;
   Result fp32 = run("--threads 1 evaluate " + ckpt + " " + fasta + " --precision fp32");
   ASSERT_EQ(fp32.code, 0) << fp32.output;
-  EXPECT_NE(fp32.output.find("\"precision\": \"fp32\""), std::string::npos) << fp32.output;
+  EXPECT_EQ(json_of(fp32.output)["precision"], "fp32") << fp32.output;
   // The same weights either way: perplexities within bf16's rounding, not bit for bit.
   const double a = json_number(stored.output, "perplexity"), b = json_number(fp32.output, "perplexity");
   EXPECT_NEAR(a, b, 0.01 * b) << stored.output << fp32.output;
@@ -441,8 +480,8 @@ TEST(CliTrain, MaskFractionChangesTrainingTargetsButNotTheEvaluation) {
     std::istringstream lines(read_file(log));
     std::string step, eval, line;
     while (std::getline(lines, line)) {
-      if (line.find("\"event\": \"step\"") != std::string::npos) step = line;
-      if (line.find("\"event\": \"eval\"") != std::string::npos) eval = line;
+      if (json_event(line) == "step") step = line;
+      if (json_event(line) == "eval") eval = line;
     }
     seen[fraction] = {json_number(step, "targets") / json_number(step, "tokens"), json_number(eval, "valid_tokens")};
   }
@@ -471,7 +510,7 @@ TEST(CliTrain, RecomputedFeaturesTrainTheSameRun) {
       std::istringstream lines(read_file(log));
       std::string line;
       while (std::getline(lines, line)) {
-        if (line.find("\"event\": \"step\"") != std::string::npos) losses[flag].push_back(json_number(line, "loss"));
+        if (json_event(line) == "step") losses[flag].push_back(json_number(line, "loss"));
       }
     }
   }
@@ -570,9 +609,11 @@ TEST(CliModel, EmbedAndAttentionWriteNpyArraysWithTheRightShapes) {
   ASSERT_EQ(a.code, 0) << a.output;
   EXPECT_EQ(npy_shape(att / "attention.npy"), "(2, 4, 100, 100)");
   EXPECT_EQ(npy_shape(att / "contacts.npy"), "(100, 100)");
-  const std::string json = read_file(att / "attention.json");
-  EXPECT_NE(json.find("\"residues\": \"MKMSRLCLSV"), std::string::npos) << json;
-  EXPECT_NE(json.find("\"layers\": 2"), std::string::npos);
+  const auto json = nlohmann::json::parse(read_file(att / "attention.json"));
+  EXPECT_EQ(json["residues"].get<std::string>().rfind("MKMSRLCLSV", 0), 0u) << json;
+  EXPECT_EQ(json["layers"], 2);
+  EXPECT_EQ(json["length"], 100);
+  EXPECT_EQ(json["model"], model);
 }
 
 TEST(CliModel, SimilarityWritesA20x20MatrixAndComparesWithBlosum) {
@@ -592,8 +633,11 @@ TEST(CliModel, EvaluatePrintsLossPerplexityAndAccuracy) {
   const std::string model = tiny_checkpoint("ar");
   Result r = run("--threads 1 evaluate " + model + " " + write("eval.fasta", protein_fasta(20)));
   ASSERT_EQ(r.code, 0) << r.output;
-  EXPECT_NE(r.output.find("\"objective\": \"ar\", \"sequences\": 20, \"tokens\": "), std::string::npos) << r.output;
-  EXPECT_NE(r.output.find("\"perplexity\": "), std::string::npos);
+  const auto json = json_of(r.output);
+  EXPECT_EQ(json["objective"], "ar") << json;
+  EXPECT_EQ(json["sequences"], 20);
+  EXPECT_GT(json["tokens"].get<int64_t>(), 0);
+  EXPECT_NEAR(json["perplexity"].get<double>(), std::exp(json["loss"].get<double>()), 1e-3) << json;
 }
 
 // --draws K pools the targets of K mask draws: draw 0 is the single pass, and the pooled loss is the
@@ -605,11 +649,10 @@ TEST(CliModel, EvaluateDrawsPoolTheTargetsOfSeveralMasks) {
   Result two = run("--threads 1 evaluate " + model + " " + fasta + " --seed 3 --draws 2");
   ASSERT_EQ(one.code, 0) << one.output;
   ASSERT_EQ(two.code, 0) << two.output;
-  EXPECT_EQ(one.output.find("\"draws\""), std::string::npos) << one.output;
-  const size_t list = two.output.find("\"draw_perplexities\": [");
-  ASSERT_NE(list, std::string::npos) << two.output;
-  const std::string rest = two.output.substr(two.output.find('[', list) + 1);
-  const double p0 = std::stod(rest), p1 = std::stod(rest.substr(rest.find(", ") + 2));
+  EXPECT_FALSE(json_of(one.output).contains("draws")) << one.output;
+  const auto draws = json_of(two.output)["draw_perplexities"];
+  ASSERT_EQ(draws.size(), 2u) << two.output;
+  const double p0 = draws[0].get<double>(), p1 = draws[1].get<double>();
   EXPECT_NEAR(p0, json_number(one.output, "perplexity"), 1e-4) << one.output << two.output;
   EXPECT_NE(p0, p1) << "the second draw masks other positions: " << two.output;
   const double t0 = json_number(one.output, "tokens"), t = json_number(two.output, "tokens");

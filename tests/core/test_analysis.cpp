@@ -6,7 +6,7 @@
 
 #include "core/analysis.h"
 #include "core/errors.h"
-#include "core/npy.h"
+#include "io/tensor_npy.h"
 #include "tests/core/reference.h"
 
 using namespace performer;
@@ -16,7 +16,7 @@ namespace {
 
 ProteinLM tiny_model(const std::string& objective, AttentionKind kind) {
   ModelConfig c = preset_config("tiny");
-  c.objective = objective;
+  c.objective = parse_name<Objective>(objective, "objective");
   c.attention = kind;
   c.seed = 4;
   ProteinLM m(c);
@@ -151,13 +151,13 @@ TEST(Npy, BytesMatchNumpyAndReadBack) {
   std::filesystem::create_directories(dir);
   const std::string golden = std::string(PERFORMER_SOURCE_DIR) + "/tests/core/golden/";
   // Files written by numpy.save (numpy 1.24) for np.arange(6, dtype=float32).reshape(2, 3), np.arange(3).
-  write_npy((dir / "a.npy").string(), torch::arange(6, torch::kFloat).view({2, 3}));
+  io::write_npy((dir / "a.npy").string(), torch::arange(6, torch::kFloat).view({2, 3}));
   EXPECT_EQ(read_bytes((dir / "a.npy").string()), read_bytes(golden + "arange_2x3_float32.npy"));
-  write_npy((dir / "b.npy").string(), torch::arange(3, torch::kLong));
+  io::write_npy((dir / "b.npy").string(), torch::arange(3, torch::kLong));
   EXPECT_EQ(read_bytes((dir / "b.npy").string()), read_bytes(golden + "arange_3_int64.npy"));
   at::Tensor x = torch::randn({2, 3, 4});
-  write_npy((dir / "x.npy").string(), x);
-  EXPECT_TRUE(read_npy((dir / "x.npy").string()).equal(x));
-  EXPECT_THROW(write_npy("/no/such/dir/x.npy", x), InputError);
-  EXPECT_THROW(read_npy(golden + "../test_analysis.cpp"), InputError);
+  io::write_npy((dir / "x.npy").string(), x);
+  EXPECT_TRUE(io::read_npy_tensor((dir / "x.npy").string()).equal(x));
+  EXPECT_THROW(io::write_npy("/no/such/dir/x.npy", x), InputError);
+  EXPECT_THROW(io::read_npy_tensor(golden + "../test_analysis.cpp"), InputError);
 }

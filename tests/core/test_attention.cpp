@@ -2,14 +2,15 @@
 #include <torch/torch.h>
 
 #include "core/attention.h"
-#include "core/bench_attention.h"
+#include "tools/bench_attention.h"
 #include "core/errors.h"
 #include "core/favor.h"
-#include "core/memory.h"
+#include "tools/memory.h"
 #include "tests/core/reference.h"
 
 using namespace performer;
 using namespace performer::core;
+using namespace performer::tools;  // the approximation study
 using test::max_abs_diff;
 
 namespace {
@@ -261,7 +262,7 @@ TEST(Attention, KeptFeaturesHoldTwoFeatureMatricesUntilTheBackward) {
   // What the forward leaves alive for the backward: keeping the features costs phi(Q) and phi(K),
   // 2 x [B H, L, m] floats, more than recomputing them; in inference nothing extra is kept; favor_trig
   // always recomputes.
-  core::TensorMemory::install();
+  tools::TensorMemory::install();
   const int64_t b = 2, h = 2, l = 300, d = 8, m = 32;
   at::Tensor q = at::randn({b, h, l, d}), k = at::randn({b, h, l, d}), v = at::randn({b, h, l, d});
   const double features = 2.0 * b * h * l * m * 4;
@@ -281,9 +282,9 @@ TEST(Attention, KeptFeaturesHoldTwoFeatureMatricesUntilTheBackward) {
         o.keep_features = keep;
         at::Tensor qq = q.clone().requires_grad_(grad), kk = k.clone().requires_grad_(grad);
         at::Tensor vv = v.clone().requires_grad_(grad);
-        const int64_t before = core::TensorMemory::current_bytes();
+        const int64_t before = tools::TensorMemory::current_bytes();
         at::Tensor out = attention(qq, kk, vv, o);
-        const int64_t bytes = core::TensorMemory::current_bytes() - before;
+        const int64_t bytes = tools::TensorMemory::current_bytes() - before;
         if (grad) out.sum().backward();
         return static_cast<double>(bytes);
       };

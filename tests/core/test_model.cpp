@@ -8,7 +8,7 @@
 
 #include "core/checkpoint.h"
 #include "core/errors.h"
-#include "core/memory.h"
+#include "tools/memory.h"
 #include "core/model.h"
 #include "core/muon.h"
 #include "core/trainer.h"
@@ -21,7 +21,7 @@ namespace {
 
 ModelConfig tiny(const std::string& objective, AttentionKind kind, int64_t redraw_interval = 5) {
   ModelConfig c = preset_config("tiny");
-  c.objective = objective;
+  c.objective = parse_name<Objective>(objective, "objective");
   c.attention = kind;
   c.redraw_interval = redraw_interval;
   return c;
@@ -142,10 +142,11 @@ TEST(Model, PresetsAndConfigErrors) {
 
 TEST(Model, FeedForwardActivationIsGeluOrSquaredRelu) {
   ModelConfig c = tiny("mlm", AttentionKind::exact);
-  EXPECT_EQ(c.activation, "gelu");
-  EXPECT_EQ(ModelConfig::from_json("{\"layers\": 2}").activation, "gelu");  // checkpoints before the option
-  c.activation = "relu2";
-  EXPECT_EQ(ModelConfig::from_json(c.to_json()).activation, "relu2");
+  EXPECT_EQ(c.activation, Activation::gelu);
+  EXPECT_EQ(ModelConfig::from_json("{\"layers\": 2}").activation, Activation::gelu);  // checkpoints before the option
+  c.activation = Activation::relu2;
+  EXPECT_EQ(ModelConfig::from_json(c.to_json()).activation, Activation::relu2);
+  EXPECT_NE(c.to_json().find("\"activation\": \"relu2\""), std::string::npos) << c.to_json();
   torch::manual_seed(3);
   TransformerBlock block(c, 0);
   const at::Tensor x = torch::randn({5, c.d_model});
@@ -155,15 +156,14 @@ TEST(Model, FeedForwardActivationIsGeluOrSquaredRelu) {
   const at::Tensor squared = at::where(pre > 0, pre * pre, torch::zeros_like(pre));
   const at::Tensor expected = x + at::matmul(squared, block->ff_out->weight.t()) + block->ff_out->bias;
   EXPECT_TRUE(torch::allclose(block->feed_forward(x), expected, 1e-5, 1e-5));
-  c.activation = "gelu";  // same parameters (same seed), the exact gelu 0.5 p (1 + erf(p / sqrt 2))
+  c.activation = Activation::gelu;  // same parameters (same seed), the exact gelu 0.5 p (1 + erf(p / sqrt 2))
   torch::manual_seed(3);
   TransformerBlock gelu_block(c, 0);
   ASSERT_TRUE(torch::equal(gelu_block->ff_in->weight, block->ff_in->weight));
   const at::Tensor gelu = 0.5 * pre * (1 + torch::erf(pre / std::sqrt(2.0)));
   EXPECT_TRUE(torch::allclose(gelu_block->feed_forward(x),
                               x + at::matmul(gelu, block->ff_out->weight.t()) + block->ff_out->bias, 1e-5, 1e-5));
-  c.activation = "swish";
-  EXPECT_THROW(ProteinLM{c}, ConfigError);
+  EXPECT_THROW(parse_name<Activation>("swish", "activation"), ConfigError);
   EXPECT_THROW(ModelConfig::from_json("{\"activation\": \"relu\"}"), ConfigError);
 }
 
@@ -199,19 +199,17 @@ TEST(Model, Bf16DenseProductsRoundLikeBf16AndKeepFloatGradients) {
 
 TEST(Model, Bf16PrecisionModelTracksTheFloatModel) {
   ModelConfig c = tiny("ar", AttentionKind::favor_relu, 0);
-  EXPECT_EQ(c.precision, "fp32");
-  EXPECT_EQ(ModelConfig::from_json("{\"layers\": 2}").precision, "fp32");  // checkpoints before the option
-  c.precision = "bf16";
-  EXPECT_EQ(ModelConfig::from_json(c.to_json()).precision, "bf16");
-  c.precision = "fp16";
-  EXPECT_THROW(ProteinLM{c}, ConfigError);
+  EXPECT_EQ(c.precision, Precision::fp32);
+  EXPECT_EQ(ModelConfig::from_json("{\"layers\": 2}").precision, Precision::fp32);  // checkpoints before the option
+  c.precision = Precision::bf16;
+  EXPECT_EQ(ModelConfig::from_json(c.to_json()).precision, Precision::bf16);
   EXPECT_THROW(ModelConfig::from_json("{\"precision\": \"half\"}"), ConfigError);
   const at::Tensor tokens = torch::randint(5, 25, {2, 40});
   for (AttentionKind kind : {AttentionKind::favor_relu, AttentionKind::favor_softmax, AttentionKind::exact}) {
     for (const std::string objective : {"ar", "mlm"}) {
       ModelConfig f = tiny(objective, kind, 0);
       ModelConfig b = f;
-      b.precision = "bf16";
+      b.precision = Precision::bf16;
       ProteinLM fm(f), bm(b);  // same seed: same parameters
       const at::Tensor lf = fm->forward(tokens), lb = bm->forward(tokens);
       ASSERT_EQ(lb.scalar_type(), at::kFloat);  // head and loss in float
@@ -230,11 +228,11 @@ TEST(Model, Bf16PrecisionModelTracksTheFloatModel) {
         EXPECT_GT(cosine(g, p.value().grad()), 0.99) << to_string(kind) << " " << objective << " " << p.key();
       }
       // Switching a float model to bf16 gives the bf16 model's logits.
-      fm->set_precision("bf16");
+      fm->set_precision(Precision::bf16);
       EXPECT_TRUE(torch::equal(fm->forward(tokens), lb)) << to_string(kind) << " " << objective;
-      fm->set_precision("fp32");
+      fm->set_precision(Precision::fp32);
       EXPECT_TRUE(torch::equal(fm->forward(tokens), lf));
-      EXPECT_THROW(fm->set_precision("fp16"), ConfigError);
+      EXPECT_THROW(parse_name<Precision>("fp16", "precision"), ConfigError);
     }
   }
 }
@@ -342,7 +340,7 @@ TEST(Model, LossOnLabelledRowsMatchesTheFullForward) {
 TEST(Model, KeptAndRecomputedFeaturesGiveTheSameGradients) {
   // set_keep_features reaches every block: the kept run holds 2 x [B H, L, m] floats per layer more
   // until the backward, and both give the same loss and gradients (padded batch, mlm and ar).
-  TensorMemory::install();
+  tools::TensorMemory::install();
   for (const std::string objective : {"mlm", "ar"}) {
     SCOPED_TRACE(objective);
     const ModelConfig config = tiny(objective, AttentionKind::favor_softmax);
@@ -354,9 +352,9 @@ TEST(Model, KeptAndRecomputedFeaturesGiveTheSameGradients) {
     auto run = [&](bool keep, int64_t& held) {
       model->set_keep_features(keep);
       model->zero_grad();
-      const int64_t before = TensorMemory::current_bytes();
+      const int64_t before = tools::TensorMemory::current_bytes();
       const LossResult r = model->loss(b.tokens, b.padding, b.targets);
-      held = TensorMemory::current_bytes() - before;
+      held = tools::TensorMemory::current_bytes() - before;
       r.loss.backward();
       std::vector<at::Tensor> g = {r.loss.detach()};
       for (const auto& p : model->parameters()) g.push_back(p.grad().clone());
@@ -395,7 +393,7 @@ TEST(Model, ResumedRunGivesTheSameLossesAsAnUninterruptedOne) {
     auto factory = [](int64_t epoch) { return std::make_unique<CountedSource>(false, 10 + epoch, 7); };
     auto options = [&](int64_t stop_at, const std::string& checkpoint) {
       TrainOptions o = quick(20);
-      o.optimizer = optimizer;
+      o.optimizer = parse_name<OptimizerKind>(optimizer, "optimizer");
       o.stop_at_step = stop_at;
       o.checkpoint = checkpoint;
       return o;
@@ -423,7 +421,7 @@ TEST(Model, ResumedRunGivesTheSameLossesAsAnUninterruptedOne) {
     // The other optimiser cannot continue this run.
     ProteinLM m3(load_checkpoint(path).config);
     TrainOptions other = options(0, "");
-    other.optimizer = std::string(optimizer) == "muon" ? "adamw" : "muon";
+    other.optimizer = std::string(optimizer) == "muon" ? OptimizerKind::adamw : OptimizerKind::muon;
     Trainer wrong(m3, other, factory, nullptr);
     EXPECT_THROW(wrong.resume(path), InputError) << optimizer;
   }
@@ -661,14 +659,12 @@ TEST(Muon, SameShapedBlocksShareABatchAndEachGetsItsOwnUpdate) {
 TEST(Muon, TrainsAModelAndRejectsUnknownOptimisers) {
   ProteinLM model(tiny("ar", AttentionKind::favor_relu, 0));
   TrainOptions o = quick(150);
-  o.optimizer = "muon";
+  o.optimizer = OptimizerKind::muon;
   o.learning_rate = 1e-2;
   Trainer trainer(model, o, [](int64_t) { return std::make_unique<ToySource>(true, 1); }, nullptr);
   auto losses = losses_of(trainer);
   EXPECT_GT(losses.front(), 2.5);
   EXPECT_LT(losses.back(), 1.0) << losses.back();
-  o.optimizer = "sgd";
-  ProteinLM other(tiny("ar", AttentionKind::favor_relu, 0));
-  EXPECT_THROW(Trainer(other, o, [](int64_t) { return std::make_unique<ToySource>(true, 1); }, nullptr),
-               ConfigError);
+  EXPECT_THROW(parse_name<OptimizerKind>("sgd", "optimizer"), ConfigError);
+  EXPECT_EQ(all_names<OptimizerKind>(), (std::vector<std::string>{"adamw", "muon"}));
 }
