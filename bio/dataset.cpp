@@ -1,6 +1,7 @@
 #include "bio/dataset.h"
 
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <exception>
@@ -218,7 +219,8 @@ struct BatchLoader::Impl {
   std::mutex mutex;
   std::condition_variable changed;
   std::deque<Batch> queue;
-  bool done = false, stop = false;
+  bool done = false;
+  std::atomic<bool> stop{false};  // set by the consumer's destructor, read by the loader thread without the lock
   std::exception_ptr error;
   ReadCounts counts;
   std::thread thread;

@@ -9,6 +9,7 @@
 #include <map>
 #include <sstream>
 
+#include "bio/vocabulary.h"
 #include "core/errors.h"
 
 namespace performer::bio {
@@ -72,14 +73,14 @@ SubstitutionMatrix read_ncbi_matrix(const std::string& path) {
     if (m.letters.empty()) {
       std::string letter;
       while (fields >> letter) {
-        if (letter.size() != 1) throw bad("expected single-letter column names, got '" + letter + "'");
+        if (letter.size() != 1) throw bad("expected single-letter column names, got " + printable_text(letter));
         m.letters += static_cast<char>(std::toupper(static_cast<unsigned char>(letter[0])));
       }
       continue;
     }
     std::string letter;
     fields >> letter;
-    if (letter.size() != 1) throw bad("expected a row letter, got '" + letter + "'");
+    if (letter.size() != 1) throw bad("expected a row letter, got " + printable_text(letter));
     rows += static_cast<char>(std::toupper(static_cast<unsigned char>(letter[0])));
     for (size_t c = 0; c < m.letters.size(); ++c) {
       double value;
@@ -90,7 +91,8 @@ SubstitutionMatrix read_ncbi_matrix(const std::string& path) {
     if (fields >> extra) throw bad("more scores than column letters");
   }
   if (m.letters.empty()) throw InputError("'" + path + "' holds no matrix");
-  if (rows != m.letters) throw InputError("'" + path + "': row letters '" + rows + "' do not match columns '" + m.letters + "'");
+  if (rows != m.letters) throw InputError("'" + path + "': row letters " + printable_text(rows, 40) + " do not match columns " +
+                                         printable_text(m.letters, 40));
   return m;
 }
 

@@ -12,7 +12,7 @@ std::vector<Mutation> parse_mutations(const std::string& text) {
   std::vector<Mutation> out;
   std::set<int64_t> positions;
   size_t i = 0;
-  auto bad = [&](const std::string& why) { return InputError("mutation '" + text + "': " + why); };
+  auto bad = [&](const std::string& why) { return InputError("mutation " + printable_text(text, 40) + ": " + why); };
   while (i < text.size()) {
     while (i < text.size() && std::isspace(static_cast<unsigned char>(text[i]))) ++i;
     const size_t start = i;
@@ -20,22 +20,25 @@ std::vector<Mutation> parse_mutations(const std::string& text) {
     std::string one = text.substr(start, i - start);
     while (!one.empty() && std::isspace(static_cast<unsigned char>(one.back()))) one.pop_back();
     if (i < text.size()) ++i;  // separator
-    if (one.size() < 3) throw bad("expected e.g. A24C, got '" + one + "'");
+    if (one.size() < 3) throw bad("expected e.g. A24C, got " + printable_text(one));
     Mutation m;
     m.wild_type = static_cast<char>(std::toupper(static_cast<unsigned char>(one.front())));
     m.mutant = static_cast<char>(std::toupper(static_cast<unsigned char>(one.back())));
     const std::string digits = one.substr(1, one.size() - 2);
     if (digits.empty() || digits.find_first_not_of("0123456789") != std::string::npos) {
-      throw bad("expected e.g. A24C, got '" + one + "'");
+      throw bad("expected e.g. A24C, got " + printable_text(one));
     }
     if (Vocabulary::residue_id(m.wild_type) < 0 || Vocabulary::residue_id(m.mutant) < 0) {
       throw bad("'" + one + "' uses a letter that is not an amino acid");
     }
+    if (digits.size() > 12) throw bad("position " + digits + " is too large");
     m.position = std::stoll(digits);
     if (!positions.insert(m.position).second) throw bad("position " + digits + " is mutated twice");
     out.push_back(m);
   }
   if (out.empty()) throw bad("no mutation given");
+  const size_t last = text.find_last_not_of(" \t");
+  if (text[last] == ':' || text[last] == ',' || text[last] == ';') throw bad("ends with a separator, not a mutation");
   return out;
 }
 

@@ -9,7 +9,7 @@
 namespace performer::bio {
 
 ResidueSimilarity residue_similarity(core::ProteinLM& model, const std::string& fasta, int64_t n,
-                                     const std::string& matrix,
+                                     const std::string& matrix, UnknownPolicy unknown,
                                      const std::function<void(int64_t)>& after_sequence) {
   const SubstitutionMatrix reference = load_matrix(matrix).restricted(kStandardOrder);
   const int64_t types = static_cast<int64_t>(kStandardOrder.size());
@@ -19,7 +19,8 @@ ResidueSimilarity residue_similarity(core::ProteinLM& model, const std::string& 
   SequenceRecord record;
   ResidueSimilarity result;
   while (result.sequences < n && reader.next(record)) {
-    const std::vector<int64_t> residues = residue_tokens(record.sequence, UnknownPolicy::x, reader.where(record));
+    const std::vector<int64_t> residues = residue_tokens(record.sequence, unknown, reader.where(record));
+    if (residues.empty()) continue;  // skipped under UnknownPolicy::skip
     std::vector<int64_t> kinds = {-1};  // <cls>
     for (int64_t t : residues) {
       const size_t k = kStandardOrder.find(Vocabulary::letter(static_cast<int32_t>(t)));

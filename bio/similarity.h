@@ -9,6 +9,7 @@
 #include <string>
 #include <string_view>
 
+#include "bio/vocabulary.h"
 #include "core/model.h"
 
 namespace performer::bio {
@@ -24,11 +25,13 @@ struct ResidueSimilarity {
   int64_t sequences = 0;       // sequences averaged over
 };
 
-// Reads up to n sequences of `fasta` (characters that are not residues become X, which has no row).
+// Reads up to n sequences of `fasta`; characters that are not residues follow `unknown` (x: read as X,
+// which has no row; skip: the record is left out; error: InputError naming record and position).
 // after_sequence(sequences so far) runs after each one: for progress, and it may throw to stop.
 // Throws InputError when the file holds no sequence.
 ResidueSimilarity residue_similarity(core::ProteinLM& model, const std::string& fasta, int64_t n,
                                      const std::string& matrix = "blosum62",
+                                     UnknownPolicy unknown = UnknownPolicy::error,
                                      const std::function<void(int64_t)>& after_sequence = {});
 
 }  // namespace performer::bio

@@ -20,6 +20,21 @@ std::array<int32_t, 256> make_table() {
 
 }  // namespace
 
+std::string printable_text(const std::string& text, size_t max_chars) {
+  std::string out = "'";
+  for (size_t i = 0; i < text.size() && i < max_chars; ++i) {
+    const auto u = static_cast<unsigned char>(text[i]);
+    if (std::isprint(u)) {
+      out += text[i];
+    } else {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02X", u);
+      out += buf;
+    }
+  }
+  return out + (text.size() > max_chars ? "...'" : "'");
+}
+
 std::string printable_char(char c) {
   const auto u = static_cast<unsigned char>(c);
   if (std::isprint(u)) return std::string("'") + c + "'";

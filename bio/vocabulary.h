@@ -20,6 +20,9 @@ enum class UnknownPolicy {
 
 // A character for a message: 'A' when printable, else "byte 0x1F".
 std::string printable_char(char c);
+// Text from a file for a message, quoted: bytes that are not printable as \xNN, at most max_chars
+// shown (then "..."), so that a binary file's bytes never reach the terminal.
+std::string printable_text(const std::string& text, size_t max_chars = 24);
 
 constexpr core::NameList<UnknownPolicy, 3> names(UnknownPolicy) {
   return {{{UnknownPolicy::x, "x"}, {UnknownPolicy::skip, "skip"}, {UnknownPolicy::error, "error"}}};

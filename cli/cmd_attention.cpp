@@ -14,6 +14,7 @@
 #include "io/file.h"
 #include "io/json.h"
 #include "io/tensor_npy.h"
+#include "tools/memory.h"
 
 namespace performer::cli {
 namespace {
@@ -23,10 +24,13 @@ struct AttentionArgs {
 };
 
 void run_attention(const AttentionArgs& a) {
+  refuse_overwriting("--out", a.out, {a.model, a.sequence});
   core::Checkpoint c = load_model(a.model, a.device);
   const bio::SequenceRecord record = first_record(a.sequence);
   const auto residues = bio::residue_tokens(record.sequence, bio::UnknownPolicy::error, a.sequence);
   const int64_t n = static_cast<int64_t>(residues.size());
+  tools::require_memory(core::attention_maps_bytes(c.config, n + 2),
+                        "the attention of " + std::to_string(n) + " residues (layers x heads x L x L floats)");
   at::Tensor maps = core::attention_maps(c.model, bio::framed_tokens(residues)).to(at::kCPU);  // [Ly, H, L+2, L+2]
   at::Tensor body = maps.narrow(2, 1, n).narrow(3, 1, n).contiguous();                  // residues only
   io::AtomicFolder folder(a.out);

@@ -26,6 +26,7 @@ struct EmbedArgs {
 };
 
 void run_embed(const EmbedArgs& a) {
+  refuse_overwriting("--out", a.out, {a.model, a.fasta});
   core::Checkpoint c = load_model(a.model, a.device);
   const auto policy = a.unknown;
   const bool per_token = std::count(a.include.begin(), a.include.end(), "per-token") > 0;

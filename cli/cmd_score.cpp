@@ -15,6 +15,7 @@
 #include "core/analysis.h"
 #include "core/errors.h"
 #include "io/file.h"
+#include "io/table.h"
 
 namespace performer::cli {
 namespace {
@@ -26,11 +27,12 @@ struct ScoreArgs {
 };
 
 void run_score(const ScoreArgs& a) {
+  refuse_overwriting("--out", a.out, {a.model, a.fasta});
   core::Checkpoint c = load_model(a.model, a.device);
   const auto policy = a.unknown;
   io::Output output(a.out.empty() ? "-" : a.out);
   std::ostream& out = output.stream();
-  out << "id\tlength\tlog_likelihood\tmean_log_likelihood\tperplexity\tmethod\n";
+  out << io::delimited_row({"id", "length", "log_likelihood", "mean_log_likelihood", "perplexity", "method"}, '\t');
   const std::string method = c.config.causal() ? "autoregressive" : "pseudo";
   bio::FastaReader reader(a.fasta);
   bio::SequenceRecord r;
@@ -46,10 +48,9 @@ void run_score(const ScoreArgs& a) {
     }
     const core::SequenceScore s = c.config.causal() ? core::score_autoregressive(c.model, residues)
                                                     : core::score_pseudo_likelihood(c.model, residues, a.batch);
-    char line[160];
-    std::snprintf(line, sizeof line, "\t%lld\t%.6f\t%.6f\t%.6f\t", static_cast<long long>(s.length),
-                  s.log_likelihood, s.mean_log_likelihood, s.perplexity);
-    out << bio::parse_header(r.header).id << line << method << "\n";
+    out << io::delimited_row({bio::parse_header(r.header).id, std::to_string(s.length), io::format_number(s.log_likelihood, 6),
+                              io::format_number(s.mean_log_likelihood, 6), io::format_number(s.perplexity, 6), method},
+                             '\t');
     ++scored;
     residues_scored += static_cast<uint64_t>(s.length);
   }

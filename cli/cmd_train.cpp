@@ -3,8 +3,10 @@
 #include <torch/cuda.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <iostream>
 #include <memory>
@@ -17,6 +19,7 @@
 #include "core/checkpoint.h"
 #include "core/errors.h"
 #include "core/trainer.h"
+#include "io/file.h"
 #include "io/json.h"
 
 namespace performer::cli {
@@ -36,6 +39,7 @@ struct TrainArgs {
   double mask_fraction = bio::MaskingOptions{}.fraction;  // training batches only; evaluation keeps 15%
   bool swissprot_only = false;
   bool recompute_features = false;
+  bool force = false;
   uint64_t seed = 0;
   core::TrainOptions train;
 };
@@ -141,7 +145,42 @@ class TrainProgress {
   double budget_;
 };
 
+// Whether path holds a training log (its first line a JSON object with an "event"), or nothing.
+bool empty_or_training_log(const std::string& path) {
+  std::ifstream in(path);
+  std::string first;
+  if (!in || !std::getline(in, first)) return true;
+  if (!io::Json::accept(first)) return false;
+  const io::Json json = io::Json::parse(first);
+  return json.is_object() && json.contains("event");
+}
+
+// A process killed while it wrote the log may leave a torn last line: a resumed run cuts it off
+// (and says so) before it appends, so that every line of the log stays one JSON object.
+void drop_torn_last_line(const std::string& path) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec || size == 0) return;
+  std::ifstream in(path, std::ios::binary);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (text.back() == '\n') return;
+  const size_t keep = text.find_last_of('\n') == std::string::npos ? 0 : text.find_last_of('\n') + 1;
+  std::filesystem::resize_file(path, keep, ec);
+  if (ec) throw InputError("cannot repair log '" + path + "': " + ec.message());
+  std::cerr << "note: dropped a torn last line of " << path << " (" << text.size() - keep << " bytes)\n";
+}
+
 void run_train(TrainArgs& a) {
+  // Training reads its data more than once (every epoch and each evaluation): a pipe would be empty
+  // the second time, after the training it would have cost.
+  if (a.data == "-" || a.valid == "-") {
+    throw ConfigError("--data and --valid need files: training reads them more than once, standard input only once");
+  }
+  refuse_overwriting("--out", a.out, {a.data, a.valid, a.init_from, a.log});
+  refuse_overwriting("--log", a.log, {a.data, a.valid, a.init_from, a.resume, a.out});
+  if (!a.log.empty() && a.resume.empty() && !a.force && !empty_or_training_log(a.log)) {
+    throw ConfigError("--log '" + a.log + "' exists and is not a training log: not overwritten (--force replaces it)");
+  }
   if (a.train.device == "cuda" && !torch::cuda::is_available()) {
     throw ConfigError("--device cuda: this LibTorch has no CUDA device available");
   }
@@ -211,15 +250,22 @@ void run_train(TrainArgs& a) {
     trainer.resume(a.resume);
     std::cerr << "resumed at step " << trainer.state().step << "\n";
   }
+  // The log is opened at the first event: a run that fails before it starts leaves the old log as it was.
   std::unique_ptr<std::ofstream> log;
-  if (!a.log.empty()) {
-    log = std::make_unique<std::ofstream>(a.log, a.resume.empty() ? std::ios::trunc : std::ios::app);
-    if (!*log) throw InputError("cannot write log '" + a.log + "'");
-  }
   TrainProgress progress(a.train.max_steps, a.train.schedule_by_time ? a.train.max_seconds : 0);
   trainer.run([&](const core::TrainEvent& e) {
     progress(e);
-    if (log) *log << event_json(e) << "\n" << std::flush;
+    if (a.log.empty()) return;
+    if (!log) {
+      if (!a.resume.empty()) drop_torn_last_line(a.log);
+      errno = 0;
+      log = std::make_unique<std::ofstream>(a.log, a.resume.empty() ? std::ios::trunc : std::ios::app);
+      if (!*log) throw InputError("cannot write log '" + a.log + "': " + io::os_reason(errno));
+    }
+    errno = 0;
+    if (!(*log << event_json(e) << "\n" << std::flush)) {
+      throw InputError("cannot write log '" + a.log + "': " + io::os_reason(errno));
+    }
   });
 }
 
@@ -252,8 +298,12 @@ void setup_train(CLI::App& sub, const GlobalOptions& global) {
   non_negative(sub.add_option("--redraw-interval", a->redraw_interval, "steps between projection redraws (0: never)"));
   positive(sub.add_option("--max-length", a->max_length, "training length in tokens; longer sequences are randomly cropped"));
   add_optional_choice<core::Positions>(sub, "--positions", a->positions, "positions (default rotary)");
-  non_negative(sub.add_option("--concat-length", a->concat_length,
-                 "pack sequences into windows of this many tokens instead of cropping (e.g. 8192)"));
+  sub.add_option("--concat-length", a->concat_length,
+                 "pack sequences into windows of this many tokens instead of cropping (e.g. 8192)")
+      ->check(CLI::Validator([](std::string& text) {
+        const long long n = std::atoll(text.c_str());
+        return n == 0 || n >= 3 ? std::string() : "0 (off) or at least 3 (<cls>, a residue, <eos>), got " + text;
+      }, "TOKENS"));
   positive(sub.add_option("--tokens-per-batch", a->tokens_per_batch, "batch size in tokens (after padding)"))->capture_default_str();
   positive(sub.add_option("--lr", a->train.learning_rate, "peak learning rate"))->capture_default_str();
   non_negative(sub.add_option("--weight-decay", a->train.weight_decay, "decoupled weight decay"))->capture_default_str();
@@ -263,7 +313,16 @@ void setup_train(CLI::App& sub, const GlobalOptions& global) {
   non_negative(sub.add_option("--muon-momentum", a->train.muon_momentum, "Muon's Nesterov momentum"))->capture_default_str();
   non_negative(sub.add_option("--warmup", a->train.warmup_steps, "warm-up steps"))->capture_default_str();
   positive(sub.add_option("--max-steps", a->train.max_steps, "optimiser steps (the schedule's length)"))->capture_default_str();
-  sub.add_option("--max-time", a->max_time, "stop after this much training time: 90s, 30m, 2h");
+  sub.add_option("--max-time", a->max_time, "stop after this much training time: 90s, 30m, 2h")
+      ->check(CLI::Validator(
+          [](std::string& text) {
+            try {
+              return parse_duration(text) >= 0 ? std::string() : "must not be negative, got " + text;
+            } catch (const Error& e) {
+              return "expected e.g. 90s, 30m or 2h, got '" + text + "'";
+            }
+          },
+          "DURATION"));
   sub.add_option("--schedule", a->schedule,
                  "steps: the cosine decay spans --max-steps; time: it spans --max-time of training time "
                  "(resumes included) and ends at 0 when the time is up")
@@ -301,6 +360,7 @@ void setup_train(CLI::App& sub, const GlobalOptions& global) {
       ->capture_default_str();
   non_negative(sub.add_option("--min-length", a->min_length, "drop shorter sequences"))->capture_default_str();
   sub.add_flag("--swissprot-only", a->swissprot_only, "train on Swiss-Prot (>sp|) records only");
+  sub.add_flag("--force", a->force, "replace a --log file that is not a training log");
   add_device_option(sub, a->train.device);
   sub.callback([a, &global] {
     apply_global_options(global);

@@ -25,6 +25,7 @@ struct VariantArgs {
 };
 
 void run_variants(const VariantArgs& a) {
+  refuse_overwriting("--out", a.out, {a.model, a.sequence, a.mutations});
   core::Checkpoint c = load_model(a.model, a.device);
   const bio::SequenceRecord wt = first_record(a.sequence);
   const auto residues = bio::residue_tokens(wt.sequence, bio::UnknownPolicy::error, a.sequence);
@@ -39,7 +40,10 @@ void run_variants(const VariantArgs& a) {
   }
   const size_t index = col - header.begin();
   std::ostringstream out;
-  out << "row\t" << a.column << (c.config.causal() ? "\tlog_likelihood_ratio\n" : "\tmasked_marginal\twt_marginal\n");
+  std::vector<std::string> columns = {"row", a.column};
+  if (c.config.causal()) columns.push_back("log_likelihood_ratio");
+  else columns.insert(columns.end(), {"masked_marginal", "wt_marginal"});
+  out << io::delimited_row(columns, '\t');
   int64_t row = 1;
   Progress progress("scored", "rows");
   while (std::getline(in, line)) {
@@ -58,14 +62,14 @@ void run_variants(const VariantArgs& a) {
     } catch (const InputError& e) {
       throw InputError("'" + a.mutations + "' row " + std::to_string(row) + ": " + e.what());
     }
-    char scores[96];
+    std::vector<std::string> scored = {std::to_string(row), cells[index]};
     if (c.config.causal()) {
-      std::snprintf(scores, sizeof scores, "%.6f", core::log_likelihood_ratio(c.model, residues, subs));
+      scored.push_back(io::format_number(core::log_likelihood_ratio(c.model, residues, subs), 6));
     } else {
-      std::snprintf(scores, sizeof scores, "%.6f\t%.6f", core::masked_marginal(c.model, residues, subs),
-                    core::wildtype_marginal(c.model, residues, subs));
+      scored.push_back(io::format_number(core::masked_marginal(c.model, residues, subs), 6));
+      scored.push_back(io::format_number(core::wildtype_marginal(c.model, residues, subs), 6));
     }
-    out << row << "\t" << cells[index] << "\t" << scores << "\n";
+    out << io::delimited_row(scored, '\t');
   }
   io::write_file(a.out.empty() ? "-" : a.out, out.str());
 }

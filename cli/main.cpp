@@ -6,13 +6,25 @@
 
 #include "cli/commands.h"
 #include "core/errors.h"
+#include "io/file.h"
 #include "tools/memory.h"
 #include "tools/system_info.h"
 
 namespace performer::cli {
 
+constexpr int kThreadsPerCore = 4;
+
 void apply_global_options(const GlobalOptions& global) {
-  tools::use_threads(global.threads > 0 ? global.threads : tools::default_threads());
+  // Far more threads than cores only make LibTorch and BLAS wait on each other (a 100-residue
+  // evaluate with --threads 1000 ran for minutes): capped at 4 per core, and said so.
+  const int cores = tools::default_threads();
+  int threads = global.threads > 0 ? global.threads : cores;
+  if (threads > kThreadsPerCore * cores) {
+    std::cerr << "note: --threads " << threads << " is more than " << kThreadsPerCore << " per core; using "
+              << kThreadsPerCore * cores << " (" << cores << " cores)\n";
+    threads = kThreadsPerCore * cores;
+  }
+  tools::use_threads(threads);
   tools::keep_freed_memory();
 }
 
@@ -55,8 +67,17 @@ const CLI::App* command_of(const CLI::App& app) {
 }  // namespace
 }  // namespace performer::cli
 
+// SIGINT/SIGTERM: the temporaries of unfinished outputs go, then the signal ends the process as usual.
+extern "C" void remove_temporaries_and_exit(int signal_number) {
+  performer::io::remove_temporaries();
+  std::signal(signal_number, SIG_DFL);
+  std::raise(signal_number);
+}
+
 int main(int argc, char** argv) {
   using namespace performer::cli;
+  std::signal(SIGINT, remove_temporaries_and_exit);
+  std::signal(SIGTERM, remove_temporaries_and_exit);
   // Past a file-size limit (ulimit -f) a write fails with EFBIG and is reported like a full disk,
   // instead of the signal ending the process without a word.
   std::signal(SIGXFSZ, SIG_IGN);

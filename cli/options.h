@@ -59,6 +59,10 @@ CLI::Option* add_unknown_option(CLI::App& app, bio::UnknownPolicy& policy);
 // --precision fp32|bf16 overriding the model's (evaluate, the benchmarks).
 CLI::Option* add_precision_option(CLI::App& app, std::string& precision, const std::string& help);
 
+// ConfigError when the output of option `flag` is one of inputs (the same file, by inode): an output
+// must never overwrite what the command reads. Empty names are ignored.
+void refuse_overwriting(const std::string& flag, const std::string& output, const std::vector<std::string>& inputs);
+
 // A count that must be at least 1 / at least 0 (usage error otherwise).
 CLI::Option* positive(CLI::Option* option);
 CLI::Option* non_negative(CLI::Option* option);

@@ -25,7 +25,7 @@ Progress::Progress(std::string what, std::string unit, double total, double plai
     : what_(std::move(what)), unit_(std::move(unit)), total_(total), plain_interval_(plain_interval),
       terminal_(isatty(STDERR_FILENO) != 0), start_(std::chrono::steady_clock::now()), last_(start_) {}
 
-Progress::~Progress() { clear_bar(); }
+Progress::~Progress() { clear(); }
 
 std::string Progress::clock(double seconds) {
   char buf[32];
@@ -44,18 +44,23 @@ void Progress::update(double done, const std::string& detail, double fraction) {
   if (fraction < 0 && total_ > 0) fraction = done / total_;
   fraction = std::clamp(fraction, -1.0, 1.0);
   const double rate = elapsed > 0 ? done / elapsed : 0;
-  std::string line = what_ + " " + count(done) + (total_ > 0 ? "/" + count(total_) : "");
-  if (!detail.empty()) line += "  " + detail;
+  // Built by appending: GCC 12 warns falsely (-Wrestrict) about "literal" + std::string here.
+  std::string line = what_;
+  line.append(" ").append(count(done));
+  if (total_ > 0) line.append("/").append(count(total_));
+  if (!detail.empty()) line.append("  ").append(detail);
   char buf[64];
   std::snprintf(buf, sizeof buf, "  %.1f %s/s", rate, unit_.c_str());
-  if (done > 0 && !unit_.empty()) line += buf;
-  line += "  " + clock(elapsed) + (time_budget_ > 0 ? "/" + clock(time_budget_) : "") + " elapsed";
-  if (fraction > 0) line += "  eta " + clock(elapsed / fraction * (1 - fraction));
+  if (done > 0 && !unit_.empty()) line.append(buf);
+  line.append("  ").append(clock(elapsed));
+  if (time_budget_ > 0) line.append("/").append(clock(time_budget_));
+  line.append(" elapsed");
+  if (fraction > 0) line.append("  eta ").append(clock(elapsed / fraction * (1 - fraction)));
   if (terminal_) {
     std::string bar;
     if (fraction >= 0) {
       const int width = 24, filled = static_cast<int>(width * fraction);
-      bar = "[" + std::string(filled, '#') + std::string(width - filled, '.') + "] ";
+      bar.append("[").append(filled, '#').append(width - filled, '.').append("] ");
     }
     std::fprintf(stderr, "\r%s%s\033[K", bar.c_str(), line.c_str());
     bar_shown_ = true;
@@ -66,14 +71,14 @@ void Progress::update(double done, const std::string& detail, double fraction) {
 }
 
 void Progress::message(const std::string& line) {
-  clear_bar();
+  clear();
   std::fprintf(stderr, "%s\n", line.c_str());
   std::fflush(stderr);
 }
 
 void Progress::finish(const std::string& summary) { message(summary); }
 
-void Progress::clear_bar() {
+void Progress::clear() {
   if (!bar_shown_) return;
   std::fprintf(stderr, "\r\033[K");
   std::fflush(stderr);

@@ -22,6 +22,8 @@ class Progress {
   void message(const std::string& line);
   // The last line: clears the bar and prints summary.
   void finish(const std::string& summary);
+  // Takes the bar off the terminal (before a command prints its results).
+  void clear();
 
   // The run ends by the clock after this many seconds: shown beside the elapsed time.
   void set_time_budget(double seconds) { time_budget_ = seconds; }
@@ -30,7 +32,6 @@ class Progress {
   bool terminal() const { return terminal_; }
 
  private:
-  void clear_bar();
   std::string what_, unit_;
   double total_, plain_interval_;
   double time_budget_ = 0;

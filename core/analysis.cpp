@@ -15,6 +15,22 @@ at::Tensor row(const std::vector<int64_t>& tokens, const torch::Device& device) 
   return torch::tensor(tokens, torch::kLong).to(device).unsqueeze(0);  // [1, L]
 }
 
+// Analyses run the model as in evaluation (no dropout, no projection redraw, whatever mode the caller
+// left it in) and leave the mode as they found it.
+class EvalMode {
+ public:
+  explicit EvalMode(ProteinLM& model) : model_(model), was_training_(model->is_training()) { model_->eval(); }
+  ~EvalMode() {
+    if (was_training_) model_->train();
+  }
+  EvalMode(const EvalMode&) = delete;
+  EvalMode& operator=(const EvalMode&) = delete;
+
+ private:
+  ProteinLM& model_;
+  bool was_training_;
+};
+
 torch::Device device_of(ProteinLM& model) { return model->embedding->weight.device(); }
 
 SequenceScore finish(double ll, int64_t n) {
@@ -71,6 +87,7 @@ double pearson(const std::vector<double>& x, const std::vector<double>& y) {
 SequenceScore score_autoregressive(ProteinLM& model, const std::vector<int64_t>& residues) {
   require_config(model->config.causal(), "exact likelihoods need an autoregressive (ar) model");
   torch::NoGradGuard no_grad;
+  EvalMode eval_mode(model);
   std::vector<int64_t> input = {SpecialTokens::cls};
   input.insert(input.end(), residues.begin(), residues.end());  // position i predicts residue i
   at::Tensor lp = log_probs(model, input);                       // [n + 1, V]
@@ -82,6 +99,7 @@ SequenceScore score_autoregressive(ProteinLM& model, const std::vector<int64_t>&
 SequenceScore score_pseudo_likelihood(ProteinLM& model, const std::vector<int64_t>& residues, int64_t batch) {
   require_config(!model->config.causal(), "pseudo-likelihoods need a masked (mlm) model");
   torch::NoGradGuard no_grad;
+  EvalMode eval_mode(model);
   const auto device = device_of(model);
   const std::vector<int64_t> tokens = framed_tokens(residues);
   const int64_t n = static_cast<int64_t>(residues.size()), l = n + 2;
@@ -104,6 +122,7 @@ double masked_marginal(ProteinLM& model, const std::vector<int64_t>& residues,
                        const std::vector<Substitution>& mutations) {
   check_mutations(residues, mutations);
   torch::NoGradGuard no_grad;
+  EvalMode eval_mode(model);
   std::vector<int64_t> tokens = framed_tokens(residues);
   for (const auto& m : mutations) tokens[m.index + 1] = SpecialTokens::mask;
   at::Tensor lp = log_probs(model, tokens);
@@ -116,6 +135,7 @@ double wildtype_marginal(ProteinLM& model, const std::vector<int64_t>& residues,
                          const std::vector<Substitution>& mutations) {
   check_mutations(residues, mutations);
   torch::NoGradGuard no_grad;
+  EvalMode eval_mode(model);
   at::Tensor lp = log_probs(model, framed_tokens(residues));
   double score = 0;
   for (const auto& m : mutations) score += (lp[m.index + 1][m.mutant] - lp[m.index + 1][m.wild_type]).item<double>();
@@ -130,8 +150,14 @@ double log_likelihood_ratio(ProteinLM& model, const std::vector<int64_t>& residu
   return score_autoregressive(model, mutant).log_likelihood - score_autoregressive(model, residues).log_likelihood;
 }
 
+int64_t attention_maps_bytes(const ModelConfig& config, int64_t tokens) {
+  const int64_t square = tokens * tokens * static_cast<int64_t>(sizeof(float));
+  return 2 * config.layers * config.heads * square + 8 * square;
+}
+
 at::Tensor hidden_states(ProteinLM& model, const std::vector<int64_t>& tokens, const std::vector<int64_t>& layers) {
   torch::NoGradGuard no_grad;
+  EvalMode eval_mode(model);
   std::vector<at::Tensor> outputs;
   at::Tensor final = model->encode(row(tokens, device_of(model)), {}, &outputs);
   std::vector<at::Tensor> picked;
@@ -149,6 +175,7 @@ at::Tensor hidden_states(ProteinLM& model, const std::vector<int64_t>& tokens, c
 
 at::Tensor attention_maps(ProteinLM& model, const std::vector<int64_t>& tokens) {
   torch::NoGradGuard no_grad;
+  EvalMode eval_mode(model);
   at::Tensor h = model->embed(row(tokens, device_of(model)));
   std::vector<at::Tensor> layers;
   for (const auto& item : *model->blocks) {
@@ -173,6 +200,7 @@ void accumulate_type_attention(ProteinLM& model, const std::vector<int64_t>& tok
                                const std::vector<int64_t>& residue_types, int64_t types, at::Tensor& mass,
                                at::Tensor& key_counts) {
   torch::NoGradGuard no_grad;
+  EvalMode eval_mode(model);
   const auto device = device_of(model);
   at::Tensor type_ids = torch::tensor(residue_types, torch::kLong);          // [L]
   at::Tensor valid = type_ids >= 0;
@@ -203,11 +231,16 @@ std::pair<double, double> offdiagonal_correlations(const at::Tensor& a, const at
   require_config(a.sizes() == b.sizes() && a.dim() == 2 && a.size(0) == a.size(1), "matrices must be square and equal");
   std::vector<double> x, y;
   at::Tensor ad = a.to(at::kDouble).contiguous(), bd = b.to(at::kDouble).contiguous();
+  // Pairs with a value that is not finite (a pair never seen: log of 0) are left out of both
+  // coefficients, so that they always describe the same pairs.
   for (int64_t i = 0; i < a.size(0); ++i)
     for (int64_t j = i + 1; j < a.size(1); ++j) {
-      x.push_back(ad[i][j].item<double>());
-      y.push_back(bd[i][j].item<double>());
+      const double u = ad[i][j].item<double>(), v = bd[i][j].item<double>();
+      if (!std::isfinite(u) || !std::isfinite(v)) continue;
+      x.push_back(u);
+      y.push_back(v);
     }
+  if (x.size() < 3) return {std::nan(""), std::nan("")};
   return {pearson(x, y), pearson(average_ranks(x), average_ranks(y))};
 }
 

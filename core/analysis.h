@@ -48,6 +48,9 @@ at::Tensor hidden_states(ProteinLM& model, const std::vector<int64_t>& tokens, c
 
 // The L x L attention of every layer and head for one framed row: [layers, heads, L, L].
 at::Tensor attention_maps(ProteinLM& model, const std::vector<int64_t>& tokens);
+// Memory attention_maps and a caller's copy of them take for a row of `tokens` tokens, in bytes: the
+// maps twice plus one head's working matrices (an estimate for refusing what cannot fit).
+int64_t attention_maps_bytes(const ModelConfig& config, int64_t tokens);
 
 // Contact scores from attention maps [layers, heads, L, L]: each map symmetrised, corrected by the
 // average product (APC), then averaged over layers and heads: [L, L].

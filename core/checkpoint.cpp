@@ -2,7 +2,12 @@
 
 #include <torch/serialize.h>
 
+#include <algorithm>
+#include <cstdio>
 #include <filesystem>
+#include <fstream>
+#include <string_view>
+#include <vector>
 
 #include "core/errors.h"
 #include "core/muon.h"
@@ -28,11 +33,68 @@ double read_double(torch::serialize::InputArchive& a, const std::string& key) {
   return t.item<double>();
 }
 
+// Integrity: a checkpoint is a zip archive (LibTorch's format), whose end-of-central-directory record
+// (the last 22 bytes when it has no comment) may carry a comment that zip readers skip. The writer
+// puts a 64-bit FNV-1a checksum of every byte before the comment there (with the record's
+// comment-length field counted as 0), and the reader checks it before trusting anything in the file.
+// Checkpoints without it (older ones) are read as before.
+constexpr std::string_view kChecksumTag = "performer-fnv1a64:";
+constexpr size_t kEndRecord = 22;              // zip end-of-central-directory record without comment
+constexpr size_t kCommentLengthAt = 20;        // its comment-length field (2 bytes, little endian)
+constexpr size_t kComment = kChecksumTag.size() + 16;  // the tag and 16 hex digits
+
+struct Fnv1a {
+  uint64_t hash = 1469598103934665603ull;
+  void add(const char* data, size_t bytes) {
+    for (size_t i = 0; i < bytes; ++i) {
+      hash ^= static_cast<unsigned char>(data[i]);
+      hash *= 1099511628211ull;
+    }
+  }
+  std::string hex() const {
+    char text[17];
+    std::snprintf(text, sizeof text, "%016llx", static_cast<unsigned long long>(hash));
+    return text;
+  }
+};
+
+bool is_end_record(std::string_view record) {
+  return record.size() == kEndRecord && record.substr(0, 4) == std::string_view("PK\x05\x06", 4);
+}
+
+void verify_checksum(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  in.seekg(0, std::ios::end);
+  const auto size = static_cast<size_t>(std::max<std::streamoff>(0, in.tellg()));
+  if (!in || size < kEndRecord + kComment) return;
+  std::string end(kEndRecord + kComment, '\0');
+  in.seekg(static_cast<std::streamoff>(size - end.size()));
+  in.read(end.data(), static_cast<std::streamsize>(end.size()));
+  std::string record = end.substr(0, kEndRecord);
+  const std::string comment = end.substr(kEndRecord);
+  if (!in || comment.compare(0, kChecksumTag.size(), kChecksumTag) != 0 || !is_end_record(record)) return;
+  record[kCommentLengthAt] = record[kCommentLengthAt + 1] = '\0';
+  Fnv1a sum;
+  in.seekg(0);
+  std::vector<char> buffer(1 << 20);
+  for (size_t left = size - end.size(); left > 0;) {
+    const size_t n = std::min(left, buffer.size());
+    if (!in.read(buffer.data(), static_cast<std::streamsize>(n))) break;
+    sum.add(buffer.data(), n);
+    left -= n;
+  }
+  sum.add(record.data(), record.size());
+  if (!in || sum.hex() != comment.substr(kChecksumTag.size())) {
+    throw InputError("checkpoint '" + path + "' is damaged: its checksum does not match its contents");
+  }
+}
+
 torch::serialize::InputArchive open_archive(const std::string& path, const torch::Device& device) {
   std::error_code ec;
   if (!std::filesystem::is_regular_file(path, ec)) {
     throw InputError("checkpoint '" + path + "' does not exist or is not a file");
   }
+  verify_checksum(path);
   torch::serialize::InputArchive archive;
   try {
     archive.load_from(path, device);
@@ -66,12 +128,28 @@ void save_checkpoint(const std::string& path, ProteinLM& model, const TrainState
   // Through the atomic writer: the previous checkpoint stays whole until the new one is complete
   // and synced. The archive's writer is never told of a failed write (LibTorch would throw from a
   // destructor and terminate): the stream remembers it, and commit() reports it with the OS reason.
+  // The last 22 bytes are held back: they become the end record that carries the checksum.
   io::AtomicFile file(path, /*durable=*/true);
   std::ostream& out = file.stream();
-  archive.save_to([&out](const void* data, size_t bytes) -> size_t {
-    out.write(static_cast<const char*>(data), static_cast<std::streamsize>(bytes));
+  Fnv1a sum;
+  std::string tail;
+  archive.save_to([&](const void* data, size_t bytes) -> size_t {
+    tail.append(static_cast<const char*>(data), bytes);
+    if (tail.size() > kEndRecord) {
+      const size_t n = tail.size() - kEndRecord;
+      out.write(tail.data(), static_cast<std::streamsize>(n));
+      sum.add(tail.data(), n);
+      tail.erase(0, n);
+    }
     return bytes;
   });
+  if (is_end_record(tail) && tail[kCommentLengthAt] == 0 && tail[kCommentLengthAt + 1] == 0) {
+    sum.add(tail.data(), tail.size());
+    tail[kCommentLengthAt] = static_cast<char>(kComment & 0xff);
+    tail[kCommentLengthAt + 1] = static_cast<char>(kComment >> 8);
+    tail += std::string(kChecksumTag) + sum.hex();
+  }
+  out.write(tail.data(), static_cast<std::streamsize>(tail.size()));
   file.commit();
 }
 

@@ -111,6 +111,14 @@ MultiheadAttentionImpl::MultiheadAttentionImpl(const MultiheadAttentionOptions& 
   reset();
 }
 
+void check_projection(AttentionKind kind, ProjectionKind projection) {
+  // W = I turns the softmax estimators into a different, biased kernel (and ignores the feature
+  // count): only the ReLU kernel has an identity variant.
+  require_config(projection != ProjectionKind::identity || !is_favor(kind) || kind == AttentionKind::favor_relu,
+                 "the identity projection is a variant of the ReLU kernel only: " + to_string(kind) +
+                     " needs random features (orthogonal or iid)");
+}
+
 void MultiheadAttentionImpl::reset() {
   const int64_t e = options.embed_dim(), h = options.heads();
   require_config(e > 0 && h > 0, "embed_dim and heads must be positive");
@@ -118,6 +126,7 @@ void MultiheadAttentionImpl::reset() {
                                  std::to_string(h));
   require_config(options.features() > 0, "features must be positive");
   require_config(options.redraw_interval() >= 0, "redraw_interval must be >= 0");
+  check_projection(options.kind(), options.projection());
   in_proj = register_module("in_proj",
                             torch::nn::Linear(torch::nn::LinearOptions(e, 3 * e).bias(options.bias())));
   out_proj = register_module("out_proj",
@@ -152,7 +161,10 @@ std::tuple<at::Tensor, at::Tensor, at::Tensor> MultiheadAttentionImpl::project(c
   return {qkv[0], qkv[1], qkv[2]};
 }
 
-void MultiheadAttentionImpl::set_kind(AttentionKind kind) { options.kind(kind); }
+void MultiheadAttentionImpl::set_kind(AttentionKind kind) {
+  check_projection(kind, options.projection());
+  options.kind(kind);
+}
 
 int64_t MultiheadAttentionImpl::draws() const { return draw_count.item<int64_t>(); }
 
@@ -179,11 +191,12 @@ at::Tensor MultiheadAttentionImpl::forward(const at::Tensor& x, const at::Tensor
                      "]");
   if (is_training()) {
     torch::NoGradGuard no_grad;
+    // A new projection at the first call of each period of `interval` calls: the trainer sets the
+    // interval to steps x accumulation, so every micro-batch of one optimiser step sees the same
+    // projection (a redraw at a period's last call would split a step between two projections).
     training_calls.add_(1);
-    const int64_t interval = options.redraw_interval();
-    if (is_favor(options.kind()) && interval > 0 && training_calls.item<int64_t>() % interval == 0) {
-      redraw();
-    }
+    const int64_t interval = options.redraw_interval(), calls = training_calls.item<int64_t>();
+    if (is_favor(options.kind()) && interval > 0 && calls > 1 && (calls - 1) % interval == 0) redraw();
   }
   const int64_t b = x.size(0), l = x.size(1);
   auto [q, k, v] = project(x);

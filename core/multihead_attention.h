@@ -18,7 +18,7 @@ struct MultiheadAttentionOptions {
   TORCH_ARG(bool, causal) = false;                                 // autoregressive mask
   TORCH_ARG(int64_t, features) = 256;                              // m: random features (favor kinds)
   TORCH_ARG(ProjectionKind, projection) = ProjectionKind::orthogonal;  // how W is drawn
-  TORCH_ARG(int64_t, redraw_interval) = 1000;  // training forward calls between redraws; 0: never
+  TORCH_ARG(int64_t, redraw_interval) = 1000;  // training forward calls per projection (redrawn at the first call after); 0: never
   TORCH_ARG(uint64_t, seed) = 0;               // projection seed; draw n uses (seed, n)
   TORCH_ARG(int64_t, causal_chunk_size) = 64;  // C for the causal prefix sums
   TORCH_ARG(bool, bias) = true;                // biases in the q/k/v and output projections
@@ -37,6 +37,10 @@ at::Tensor apply_rotary(const at::Tensor& x);
 // and the bias (the casts' backward returns float gradients to the float parameters) and returns bf16.
 at::Tensor dense(const torch::nn::Linear& layer, const at::Tensor& x, at::ScalarType dtype);
 
+// ConfigError unless the projection suits the kind: identity is the ReLU kernel's deterministic
+// variant, and gives favor_softmax and favor_trig a different, biased kernel.
+void check_projection(AttentionKind kind, ProjectionKind projection);
+
 class MultiheadAttentionImpl : public torch::nn::Cloneable<MultiheadAttentionImpl> {
  public:
   explicit MultiheadAttentionImpl(const MultiheadAttentionOptions& options);
@@ -53,7 +57,7 @@ class MultiheadAttentionImpl : public torch::nn::Cloneable<MultiheadAttentionImp
   // Queries, keys and values of x [B, L, E] as attention sees them (rotary applied): 3 x [B, H, L, E/H].
   std::tuple<at::Tensor, at::Tensor, at::Tensor> project(const at::Tensor& x);
 
-  void set_kind(AttentionKind kind);  // switch attention, keep every parameter
+  void set_kind(AttentionKind kind);  // switch attention, keep every parameter (ConfigError: see check_projection)
   void set_keep_features(bool keep) { options.keep_features(keep); }  // see AttentionOptions
   void set_dense_dtype(at::ScalarType dtype) { options.dense_dtype(dtype); }
   void redraw();                      // replace the projection by the next draw of the sequence

@@ -8,6 +8,7 @@
 #include "core/analysis.h"
 #include "core/checkpoint.h"
 #include "core/errors.h"
+#include "tools/memory.h"
 #include "tools/system_info.h"
 
 namespace performer::view {
@@ -55,7 +56,8 @@ int LoadedModel::heads() const { return static_cast<int>(impl_->checkpoint.confi
 AttentionData LoadedModel::attention(const SequenceInput& sequence, const JobControl& control) {
   std::lock_guard lock(busy_);
   const std::vector<int64_t> residues =
-      bio::residue_tokens(sequence.residues.toStdString(), bio::UnknownPolicy::error, sequence.id.toStdString());
+      bio::residue_tokens(sequence.residues.toStdString(), bio::UnknownPolicy::error,
+                          (sequence.where.isEmpty() ? sequence.id : sequence.where).toStdString());
   const int n = static_cast<int>(residues.size());
   AttentionData data;
   data.id = sequence.id;
@@ -65,6 +67,8 @@ AttentionData LoadedModel::attention(const SequenceInput& sequence, const JobCon
   data.heads = heads();
 
   control.check();
+  tools::require_memory(core::attention_maps_bytes(impl_->checkpoint.config, n + 2),
+                        "the attention of " + std::to_string(n) + " residues (layers x heads x L x L floats)");
   control.report(0, data.layers * data.heads, QString("attention maps of %1 residues").arg(n));
   at::Tensor maps = core::attention_maps(impl_->checkpoint.model, bio::framed_tokens(residues));  // [layers, heads, n+2, n+2]
   at::Tensor body = maps.narrow(2, 1, n).narrow(3, 1, n);                            // [layers, heads, n, n]
@@ -82,7 +86,8 @@ SimilarityData LoadedModel::similarity(const QString& fasta, int n, const JobCon
   std::lock_guard lock(busy_);
   control.check();
   const bio::ResidueSimilarity result =
-      bio::residue_similarity(impl_->checkpoint.model, fasta.toStdString(), n, "blosum62", [&](int64_t used) {
+      bio::residue_similarity(impl_->checkpoint.model, fasta.toStdString(), n, "blosum62", bio::UnknownPolicy::error,
+                              [&](int64_t used) {
         control.check();
         control.report(static_cast<int>(used), n, QString("sequence %1 of %2").arg(used).arg(n));
       });

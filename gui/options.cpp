@@ -73,6 +73,8 @@ bool parse_options(const QStringList& arguments, ViewOptions& o, QString& error)
     error = "--render needs a MODEL and --out FILE";
   else if (!o.screenshot.isEmpty() && o.model.isEmpty())
     error = "--screenshot needs a MODEL (it waits for the grid)";
+  else if (p.isSet(sequence) && o.sequence.trimmed().isEmpty())
+    error = "--sequence is empty: give the residues, or leave the option out";
   else if (!o.sequence.isEmpty() && !o.fasta.isEmpty() && o.render != "similarity")
     error = "give the sequence with --fasta or --sequence, not both";
   return error.isEmpty();

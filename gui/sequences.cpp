@@ -41,6 +41,7 @@ std::vector<SequenceInput> read_fasta(const QString& path, int limit, const JobC
   bio::SequenceRecord r;
   while (static_cast<int>(out.size()) < limit && reader.next(r)) {
     out.push_back(from_record(r.header, r.sequence));
+    out.back().where = QString::fromStdString(reader.where(r));
     if (out.size() % 1000 == 0) {
       control.check();
       control.report(static_cast<int>(out.size()), 0, QString("read %1 records").arg(out.size()));
@@ -78,10 +79,12 @@ SequenceInput parse_pasted(const QString& text) {
   QString body = text.trimmed();
   SequenceInput s;
   s.id = "pasted";
+  s.where = "the pasted text";
   if (body.startsWith('>')) {
     const qsizetype end = body.indexOf('\n');
     const QString header = body.mid(1, end < 0 ? -1 : end - 1).trimmed();
     s = from_record(header.toStdString(), "");
+    s.where = "the pasted text";
     body = end < 0 ? QString() : body.mid(end + 1);
     if (const qsizetype next = body.indexOf('>'); next >= 0) body.truncate(next);  // first record only
   }

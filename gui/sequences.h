@@ -13,6 +13,7 @@ struct SequenceInput {
   QString accession; // P00974 for UniProtKB headers, else the id
   QString header;    // the full header line, for tooltips
   QString residues;  // as in the file, whitespace removed
+  QString where;     // where it came from, for messages: "'file.fasta': record 3 (sp|P00974|BPT1_BOVIN)" or "the pasted text"
 };
 
 // Every record of a FASTA file (plain, gzip or bzip2), up to `limit`. InputError for a file that is

@@ -4,7 +4,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <cstdlib>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -17,6 +19,57 @@
 #include "core/errors.h"
 
 namespace performer::io {
+
+namespace {
+
+// The temporaries alive now, for remove_temporaries() (which may run in a signal handler: slots are
+// atomics, the names are written before a slot is published and freed only after it is cleared).
+constexpr int kSlots = 64;
+struct Temporary {
+  std::atomic<char*> path{nullptr};
+  std::atomic<bool> folder{false};
+};
+Temporary g_temporaries[kSlots];
+
+int register_temporary(const std::string& path, bool folder) {
+  char* copy = ::strdup(path.c_str());
+  for (int i = 0; i < kSlots; ++i) {
+    char* expected = nullptr;
+    if (g_temporaries[i].path.compare_exchange_strong(expected, copy)) {
+      g_temporaries[i].folder.store(folder);
+      return i;
+    }
+  }
+  std::free(copy);  // more than kSlots at once: this one is not cleaned up by a signal
+  return -1;
+}
+
+void unregister_temporary(int slot) {
+  if (slot < 0) return;
+  char* path = g_temporaries[slot].path.exchange(nullptr);
+  std::free(path);
+}
+
+}  // namespace
+
+void remove_temporaries() {
+  for (auto& t : g_temporaries) {
+    const char* path = t.path.load();
+    if (!path) continue;
+    if (t.folder.load()) {
+      std::error_code ignored;
+      std::filesystem::remove_all(path, ignored);
+    } else {
+      ::unlink(path);
+    }
+  }
+}
+
+bool same_file(const std::string& a, const std::string& b) {
+  struct stat sa {}, sb {};
+  if (a == "-" || b == "-" || ::stat(a.c_str(), &sa) != 0 || ::stat(b.c_str(), &sb) != 0) return false;
+  return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
 
 std::string os_reason(int error_number) {
   return error_number ? std::strerror(error_number) : "unknown error";
@@ -65,6 +118,7 @@ AtomicFile::AtomicFile(std::string path, bool durable) : path_(std::move(path)),
   fd_ = ::mkstemp(name.data());
   if (fd_ < 0) fail(errno);
   temp_ = name.data();
+  slot_ = register_temporary(temp_, false);
   // mkstemp creates the file readable by its owner only; outputs get the usual 0666 & ~umask.
   const mode_t mask = ::umask(0);
   ::umask(mask);
@@ -76,6 +130,7 @@ AtomicFile::~AtomicFile() {
   buffer_.reset();
   if (fd_ >= 0) ::close(fd_);
   if (!committed_ && !temp_.empty()) std::remove(temp_.c_str());
+  unregister_temporary(slot_);
 }
 
 std::ostream& AtomicFile::stream() {
@@ -98,6 +153,8 @@ void AtomicFile::commit() {
   if (closed != 0) fail(errno);
   if (std::rename(temp_.c_str(), path_.c_str()) != 0) fail(errno);
   committed_ = true;
+  unregister_temporary(slot_);
+  slot_ = -1;
 }
 
 void AtomicFile::fail(int error_number) {
@@ -112,6 +169,7 @@ AtomicFolder::AtomicFolder(std::string path) : path_(std::move(path)) {
   name.push_back('\0');
   if (!::mkdtemp(name.data())) throw InputError("cannot create folder '" + path_ + "': " + os_reason(errno));
   temp_ = name.data();
+  slot_ = register_temporary(temp_, true);
   const mode_t mask = ::umask(0);
   ::umask(mask);
   ::chmod(temp_.c_str(), 0777 & ~mask);
@@ -120,6 +178,7 @@ AtomicFolder::AtomicFolder(std::string path) : path_(std::move(path)) {
 AtomicFolder::~AtomicFolder() {
   std::error_code ignored;
   if (!committed_ && !temp_.empty()) std::filesystem::remove_all(temp_, ignored);
+  unregister_temporary(slot_);
 }
 
 void AtomicFolder::commit() {
@@ -140,6 +199,8 @@ void AtomicFolder::commit() {
     throw InputError("cannot write folder '" + path_ + "': " + os_reason(error_number));
   }
   committed_ = true;
+  unregister_temporary(slot_);
+  slot_ = -1;
   if (!previous.empty()) fs::remove_all(previous, ec);
 }
 

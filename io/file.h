@@ -38,6 +38,7 @@ class AtomicFile {
   bool durable_;
   bool committed_ = false;
   int fd_ = -1;
+  int slot_ = -1;  // in the registry of remove_temporaries()
   std::unique_ptr<Buffer> buffer_;
   std::unique_ptr<std::ostream> stream_;
 };
@@ -77,6 +78,7 @@ class AtomicFolder {
  private:
   std::string path_, temp_;
   bool committed_ = false;
+  int slot_ = -1;  // in the registry of remove_temporaries()
 };
 
 // write_file(path, text): an Output written in one go ("-": stdout).
@@ -84,5 +86,14 @@ void write_file(const std::string& path, const std::string& content);
 
 // Reads a whole file; InputError naming it (and the reason) when it cannot.
 std::string read_file(const std::string& path);
+
+// Whether two paths name the same existing file (same device and inode): an output that would
+// overwrite an input. False when either does not exist.
+bool same_file(const std::string& a, const std::string& b);
+
+// Removes the temporaries of every AtomicFile and AtomicFolder alive now. For a program's handler of
+// SIGINT/SIGTERM, before it ends: a killed run leaves no stray temporary. Files are unlinked with
+// async-signal-safe calls; folders are removed best-effort.
+void remove_temporaries();
 
 }  // namespace performer::io

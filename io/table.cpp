@@ -23,17 +23,22 @@ std::string quote(const std::string& cell, char separator) {
 }
 
 std::string delimited(const Table& table, char separator) {
-  std::ostringstream out;
-  auto line = [&](const std::vector<std::string>& cells) {
-    for (size_t c = 0; c < cells.size(); ++c) out << (c ? std::string(1, separator) : "") << quote(cells[c], separator);
-    out << "\n";
-  };
-  line(table.header);
-  for (const auto& row : table.rows) line(row);
-  return out.str();
+  std::string out = delimited_row(table.header, separator);
+  for (const auto& row : table.rows) out += delimited_row(row, separator);
+  return out;
 }
 
 }  // namespace
+
+std::string delimited_row(const std::vector<std::string>& cells, char separator) {
+  std::string out;
+  for (size_t c = 0; c < cells.size(); ++c) {
+    if (c > 0) out += separator;
+    out += quote(cells[c], separator);
+  }
+  out += '\n';
+  return out;
+}
 
 std::string Table::text() const {
   auto shown = [](const std::string& cell) { return cell.empty() ? std::string("-") : cell; };

@@ -20,6 +20,9 @@ struct Table {
   void write_csv(const std::string& path) const;
 };
 
+// One row of delimited text, quoted as Table::csv()/tsv() quote, with its line break.
+std::string delimited_row(const std::vector<std::string>& cells, char separator);
+
 // One delimited line as written by Table::csv()/tsv() (or a spreadsheet): quoted cells may hold the
 // separator and doubled quotes; a trailing carriage return is dropped.
 std::vector<std::string> split_delimited(const std::string& line, char separator);

@@ -8,10 +8,13 @@
 #include <malloc.h>
 
 #include <atomic>
+#include <cstdio>
 #include <mutex>
 #include <unordered_map>
 #include <fstream>
 #include <string>
+
+#include "core/errors.h"
 
 namespace performer::tools {
 namespace {
@@ -93,11 +96,14 @@ void keep_freed_memory() {
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
 }
 
-int64_t peak_resident_bytes() {
-  std::ifstream status("/proc/self/status");
+namespace {
+
+// A "Key: N kB" field of a /proc file, in bytes; 0 where absent.
+int64_t proc_kib_field(const char* file, const std::string& field) {
+  std::ifstream status(file);
   std::string key;
   while (status >> key) {
-    if (key == "VmHWM:") {
+    if (key == field) {
       int64_t kib = 0;
       status >> kib;
       return kib * 1024;
@@ -105,6 +111,21 @@ int64_t peak_resident_bytes() {
     status.ignore(1 << 20, '\n');
   }
   return 0;
+}
+
+}  // namespace
+
+int64_t peak_resident_bytes() { return proc_kib_field("/proc/self/status", "VmHWM:"); }
+
+int64_t available_memory_bytes() { return proc_kib_field("/proc/meminfo", "MemAvailable:"); }
+
+void require_memory(int64_t bytes, const std::string& what) {
+  const int64_t available = available_memory_bytes();
+  if (available <= 0 || bytes <= available) return;
+  char text[160];
+  std::snprintf(text, sizeof text, " needs ~%.1f GiB, more than the %.1f GiB of memory available", bytes / 1073741824.0,
+                available / 1073741824.0);
+  throw InputError(what + text);
 }
 
 }  // namespace performer::tools

@@ -3,6 +3,7 @@
 // what malloc keeps cached. Used by `performer bench` (never by tests of speed). Also the malloc
 // setting every CLI command runs with.
 #include <cstdint>
+#include <string>
 
 namespace performer::tools {
 
@@ -24,5 +25,11 @@ class TensorMemory {
 void keep_freed_memory();
 
 int64_t peak_resident_bytes();  // the process's peak resident set (VmHWM), 0 where unknown
+int64_t available_memory_bytes();  // memory the system can give without swapping (MemAvailable), 0 where unknown
+
+// InputError "<what> needs ~N GiB, more than the M GiB of memory available" when bytes exceeds what
+// the system has available (nothing where that is unknown): a clear refusal up front instead of an
+// allocator error after minutes of work.
+void require_memory(int64_t bytes, const std::string& what);
 
 }  // namespace performer::tools

@@ -1,8 +1,10 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "core/analysis.h"
 #include "core/errors.h"
@@ -160,4 +162,45 @@ TEST(Npy, BytesMatchNumpyAndReadBack) {
   EXPECT_TRUE(io::read_npy_tensor((dir / "x.npy").string()).equal(x));
   EXPECT_THROW(io::write_npy("/no/such/dir/x.npy", x), InputError);
   EXPECT_THROW(io::read_npy_tensor(golden + "../test_analysis.cpp"), InputError);
+}
+
+// Analyses run the model as in evaluation whatever mode the caller left it in (no dropout, no
+// projection redraw), and leave that mode as they found it.
+TEST(Analysis, RunsInEvalModeAndLeavesTheModeAsItWas) {
+  ModelConfig c = preset_config("tiny");
+  c.attention = AttentionKind::favor_softmax;
+  c.dropout = 0.5;
+  c.redraw_interval = 1;
+  c.seed = 4;
+  ProteinLM model(c);
+  model->eval();
+  const double expected = score_pseudo_likelihood(model, kResidues).log_likelihood;
+  const at::Tensor maps = attention_maps(model, framed_tokens(kResidues));
+  model->train();
+  const at::Tensor projection = model->blocks[0]->as<TransformerBlock>()->attention->projection.clone();
+  EXPECT_EQ(score_pseudo_likelihood(model, kResidues).log_likelihood, expected);
+  EXPECT_TRUE(attention_maps(model, framed_tokens(kResidues)).equal(maps));
+  EXPECT_TRUE(model->is_training());
+  EXPECT_TRUE(model->blocks[0]->as<TransformerBlock>()->attention->projection.equal(projection));  // no redraw
+}
+
+// Pairs with a value that is not finite (never seen: log of 0) leave both coefficients, so that
+// Pearson and Spearman always describe the same pairs (no "Pearson nan" beside a number).
+TEST(Analysis, CorrelationsLeaveOutPairsThatAreNotFinite) {
+  at::Tensor a = torch::tensor({{0.0, 1.0, 2.0, 3.0}, {1.0, 0.0, 4.0, 5.0}, {2.0, 4.0, 0.0, 6.0}, {3.0, 5.0, 6.0, 0.0}},
+                               torch::kDouble);
+  at::Tensor b = a * 2 + 1;
+  const auto [pearson, spearman] = offdiagonal_correlations(a, b);
+  EXPECT_NEAR(pearson, 1.0, 1e-12);
+  EXPECT_NEAR(spearman, 1.0, 1e-12);
+  a[0][1] = -std::numeric_limits<double>::infinity();
+  b[2][3] = 100.0;  // breaks the linear relation on a pair that stays
+  const auto [p2, s2] = offdiagonal_correlations(a, b);
+  EXPECT_TRUE(std::isfinite(p2));
+  EXPECT_LT(p2, 1.0);
+  EXPECT_NEAR(s2, 1.0, 1e-12);  // the order is unchanged on the five pairs left
+  a[0][2] = a[0][3] = a[1][2] = std::nan("");
+  const auto [p3, s3] = offdiagonal_correlations(a, b);  // two pairs left: too few
+  EXPECT_TRUE(std::isnan(p3));
+  EXPECT_TRUE(std::isnan(s3));
 }

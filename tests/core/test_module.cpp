@@ -31,18 +31,18 @@ TEST(Module, SameSeedSameProjectionOtherSeedOther) {
   EXPECT_EQ(make(AttentionKind::favor_softmax)->projection.sizes(), (std::vector<int64_t>{64, 8}));
 }
 
-TEST(Module, RedrawsExactlyAtTheIntervalInTrainingAndNeverInEval) {
+TEST(Module, RedrawsAtTheFirstCallOfEachIntervalInTrainingAndNeverInEval) {
   auto mha = make(AttentionKind::favor_softmax, 3);
   at::Tensor x = torch::randn({2, 5, 32});
   std::vector<at::Tensor> seen = {mha->projection.clone()};
   mha->train();
   for (int call = 1; call <= 7; ++call) {
     mha->forward(x);
-    const bool due = call % 3 == 0;
+    const bool due = call > 1 && (call - 1) % 3 == 0;  // calls 1-3 one projection, 4-6 the next, ...
     EXPECT_EQ(!mha->projection.equal(seen.back()), due) << "call " << call;
     if (due) seen.push_back(mha->projection.clone());
   }
-  EXPECT_EQ(mha->draws(), 3);  // initial + calls 3 and 6
+  EXPECT_EQ(mha->draws(), 3);  // initial + calls 4 and 7
   // Draw n is a function of (seed, n): a fresh module redrawn twice lands on the same matrix.
   auto other = make(AttentionKind::favor_softmax, 3);
   other->redraw();
@@ -98,7 +98,8 @@ TEST(Module, ProjectionBufferIsSavedAndLoaded) {
   a->train();
   at::Tensor x = torch::randn({1, 4, 32});
   a->forward(x);
-  a->forward(x);  // redrawn once
+  a->forward(x);
+  a->forward(x);  // redrawn once, at the first call of the second interval
   std::stringstream stream;
   {
     torch::serialize::OutputArchive archive;
@@ -121,4 +122,36 @@ TEST(Module, BadConfigurationsAreConfigErrors) {
   EXPECT_THROW(MultiheadAttention(MultiheadAttentionOptions(32, 4).features(0)), ConfigError);
   auto mha = make(AttentionKind::exact);
   EXPECT_THROW(mha->forward(torch::randn({2, 5, 16})), ConfigError);  // wrong width
+}
+
+// With gradient accumulation the trainer counts steps x accumulation calls per projection: the micro-
+// batches of one optimiser step (calls 2s-1 and 2s for accumulation 2) always share a projection.
+TEST(Module, MicroBatchesOfOneOptimiserStepShareAProjection) {
+  const int64_t steps_per_draw = 2, accumulation = 2;
+  auto mha = make(AttentionKind::favor_softmax, steps_per_draw * accumulation);
+  at::Tensor x = torch::randn({1, 4, 32});
+  mha->train();
+  at::Tensor previous;
+  for (int call = 1; call <= 12; ++call) {
+    mha->forward(x);
+    const bool first_micro_batch = (call - 1) % accumulation == 0;
+    if (!first_micro_batch) {
+      EXPECT_TRUE(mha->projection.equal(previous)) << "call " << call;
+    }
+    previous = mha->projection.clone();
+  }
+  EXPECT_EQ(mha->draws(), 3);  // steps 1-2, 3-4, 5-6
+}
+
+TEST(Module, IdentityProjectionOnlyForTheReluKernel) {
+  for (AttentionKind kind : {AttentionKind::favor_softmax, AttentionKind::favor_trig}) {
+    EXPECT_THROW(MultiheadAttention(MultiheadAttentionOptions(32, 4).kind(kind).projection(ProjectionKind::identity)),
+                 ConfigError)
+        << to_string(kind);
+  }
+  auto relu = MultiheadAttention(
+      MultiheadAttentionOptions(32, 4).kind(AttentionKind::favor_relu).projection(ProjectionKind::identity));
+  EXPECT_THROW(relu->set_kind(AttentionKind::favor_softmax), ConfigError);
+  EXPECT_EQ(relu->options.kind(), AttentionKind::favor_relu);  // unchanged by the refused switch
+  EXPECT_NO_THROW(relu->set_kind(AttentionKind::exact));
 }

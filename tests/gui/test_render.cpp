@@ -14,6 +14,10 @@
 #include "core/errors.h"
 #include "gui/colour_map.h"
 #include "gui/export.h"
+
+#include <sys/resource.h>
+
+#include <csignal>
 #include "gui/grid_figure.h"
 #include "gui/head_figure.h"
 #include "gui/heatmap.h"
@@ -226,6 +230,35 @@ void RenderTests::exports_to_bad_places_are_errors() {
   QVERIFY_THROWS_EXCEPTION(InputError, save_figure(grid, "/no/such/folder/grid.svg"));
   QVERIFY_THROWS_EXCEPTION(InputError, save_figure(grid, QDir::tempPath() + "/grid.jpg"));
   QVERIFY_THROWS_EXCEPTION(InputError, write_matrix_csv("/no/such/folder/m.csv", Matrix(1, 1), {}, {}));
+  try {
+    save_figure(grid, "/no/such/folder/grid.svg");
+  } catch (const InputError& e) {
+    QCOMPARE(QString(e.what()), QString("cannot write '/no/such/folder/grid.svg': No such file or directory"));
+  }
+  // A full disk (here a file-size limit): an error with the reason, and the previous file kept whole.
+  QTemporaryDir dir;
+  const QString path = dir.filePath("grid.svg");
+  save_figure(grid, path);
+  const QByteArray before = [&] { QFile f(path); f.open(QIODevice::ReadOnly); return f.readAll(); }();
+  rlimit old{};
+  getrlimit(RLIMIT_FSIZE, &old);
+  auto previous_handler = std::signal(SIGXFSZ, SIG_IGN);
+  rlimit small = old;
+  small.rlim_cur = 1024;
+  setrlimit(RLIMIT_FSIZE, &small);
+  QString message;
+  try {
+    save_figure(grid, path);
+  } catch (const InputError& e) {
+    message = e.what();
+  }
+  setrlimit(RLIMIT_FSIZE, &old);
+  std::signal(SIGXFSZ, previous_handler);
+  QCOMPARE(message, QString("cannot write '%1': File too large").arg(path));
+  QFile after(path);
+  QVERIFY(after.open(QIODevice::ReadOnly));
+  QCOMPARE(after.readAll(), before);
+  QCOMPARE(QDir(dir.path()).entryList(QDir::Files).size(), 1);  // no temporary left
 }
 
 void RenderTests::similarity_figure_draws_both_matrices() {
