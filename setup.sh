@@ -2,6 +2,8 @@
 # Installs what performer needs (Debian 12 packages), builds it, and runs the main job or the tests.
 #   bash setup.sh demo    install, build, run the main job on bundled data
 #   bash setup.sh test    install, build, run the whole test suite (ctest)
+#   bash setup.sh sanitize  the tests again under AddressSanitizer + UBSan and ThreadSanitizer, then
+#                           the parsers' fuzz targets for a bounded time (CI)
 #   bash setup.sh install | build      one step only
 # Run as root (or with sudo) on Debian 12. Idempotent: packages already present are not reinstalled.
 set -euo pipefail
@@ -16,6 +18,7 @@ PACKAGES=(
   qt6-base-dev qt6-svg-dev
   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
   mmseqs2-examples xvfb xauth
+  clang libclang-rt-14-dev
 )
 
 log() { printf '[setup] %s\n' "$*" >&2; }
@@ -98,13 +101,37 @@ run_tests() {
   QT_QPA_PLATFORM=offscreen ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
 }
 
-[[ $# -gt 0 ]] || { sed -n '2,7p' "$0"; exit 2; }
+# The core, bio and cli tests built with AddressSanitizer + UndefinedBehaviorSanitizer, then the bio
+# tests (the loader's and the decompressors' threads) with ThreadSanitizer. Any report fails the test
+# that caused it. LibTorch is not instrumented; LeakSanitizer is off (LibTorch's registries live until
+# exit); OpenMP runs one thread under TSan (libgomp is not instrumented, so its threads would only give
+# false reports).
+sanitize() {
+  local asan="$BUILD_DIR-asan" tsan="$BUILD_DIR-tsan"
+  log "AddressSanitizer + UBSan build in $asan"
+  cmake -S . -B "$asan" -DCMAKE_BUILD_TYPE=Release -DPERFORMER_SANITIZE=address,undefined \
+        -DPERFORMER_BUILD_GUI=OFF >/dev/null
+  cmake --build "$asan" -j "$JOBS"
+  ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    ctest --test-dir "$asan" --output-on-failure -j "$JOBS"
+  log "ThreadSanitizer build in $tsan"
+  cmake -S . -B "$tsan" -DCMAKE_BUILD_TYPE=Release -DPERFORMER_SANITIZE=thread -DPERFORMER_BUILD_GUI=OFF \
+        -DPERFORMER_BUILD_CLI=OFF >/dev/null
+  cmake --build "$tsan" -j "$JOBS" --target bio_tests
+  OMP_NUM_THREADS=1 TSAN_OPTIONS=halt_on_error=1:second_deadlock_stack=1 \
+    ctest --test-dir "$tsan" --output-on-failure -j "$JOBS" -R '^(Dataset|Fasta|Header|Matrix|Mutation|Split|Vocabulary)\.'
+  log "fuzzing the parsers (libFuzzer, ${FUZZ_SECONDS:-60} s a target)"
+  bash tests/fuzz/run.sh "${FUZZ_SECONDS:-60}" "$BUILD_DIR-fuzz"
+}
+
+[[ $# -gt 0 ]] || { sed -n '2,9p' "$0"; exit 2; }
 for step in "$@"; do
   case $step in
     install) install_packages ;;
     build) build ;;
     demo) install_packages; build; demo ;;
     test) install_packages; build; run_tests ;;
-    *) echo "setup.sh: unknown step '$step' (install, build, demo, test)" >&2; exit 2 ;;
+    sanitize) install_packages; sanitize ;;
+    *) echo "setup.sh: unknown step '$step' (install, build, demo, test, sanitize)" >&2; exit 2 ;;
   esac
 done

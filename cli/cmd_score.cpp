@@ -38,16 +38,20 @@ void run_score(const ScoreArgs& a) {
   bio::SequenceRecord r;
   uint64_t skipped = 0, scored = 0, residues_scored = 0;
   const auto start = std::chrono::steady_clock::now();
-  Progress progress("scored", "sequences");
+  // Counted in residues, so that one long protein (L / batch forward passes) moves the display too.
+  Progress progress("scored", "residues");
   while (reader.next(r)) {
-    progress.update(static_cast<double>(scored), std::to_string(residues_scored) + " residues");
+    progress.update(static_cast<double>(residues_scored), std::to_string(scored) + " sequences");
     const auto residues = bio::residue_tokens(r.sequence, policy, reader.where(r));
     if (residues.empty()) {
       ++skipped;
       continue;
     }
     const core::SequenceScore s = c.config.causal() ? core::score_autoregressive(c.model, residues)
-                                                    : core::score_pseudo_likelihood(c.model, residues, a.batch);
+                                                    : core::score_pseudo_likelihood(c.model, residues, a.batch, [&](int64_t done) {
+                                                        progress.update(static_cast<double>(residues_scored + done),
+                                                                        std::to_string(scored) + " sequences");
+                                                      });
     out << io::delimited_row({bio::parse_header(r.header).id, std::to_string(s.length), io::format_number(s.log_likelihood, 6),
                               io::format_number(s.mean_log_likelihood, 6), io::format_number(s.perplexity, 6), method},
                              '\t');

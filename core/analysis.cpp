@@ -96,7 +96,8 @@ SequenceScore score_autoregressive(ProteinLM& model, const std::vector<int64_t>&
   return finish(ll, static_cast<int64_t>(residues.size()));
 }
 
-SequenceScore score_pseudo_likelihood(ProteinLM& model, const std::vector<int64_t>& residues, int64_t batch) {
+SequenceScore score_pseudo_likelihood(ProteinLM& model, const std::vector<int64_t>& residues, int64_t batch,
+                                      const std::function<void(int64_t)>& after_batch) {
   require_config(!model->config.causal(), "pseudo-likelihoods need a masked (mlm) model");
   torch::NoGradGuard no_grad;
   EvalMode eval_mode(model);
@@ -114,6 +115,7 @@ SequenceScore score_pseudo_likelihood(ProteinLM& model, const std::vector<int64_
     at::Tensor at_mask = logits.gather(1, positions.view({b, 1, 1}).expand({b, 1, logits.size(2)})).squeeze(1);
     at::Tensor truth = base[0].index_select(0, positions);
     ll += at::log_softmax(at_mask, -1).gather(1, truth.unsqueeze(1)).sum().item<double>();
+    if (after_batch) after_batch(start + b);
   }
   return finish(ll, n);
 }

@@ -5,6 +5,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <functional>
 #include <vector>
 
 #include "core/model.h"
@@ -22,9 +23,10 @@ struct SequenceScore {
 // Autoregressive models: log p(x_i | x_<i) for every residue, exactly. residues: token ids.
 SequenceScore score_autoregressive(ProteinLM& model, const std::vector<int64_t>& residues);
 // Masked models: pseudo-log-likelihood, sum over residues of log p(x_i | x with i masked); every
-// position is masked once, `batch` masked copies per forward pass.
+// position is masked once, `batch` masked copies per forward pass. after_batch(positions done) runs
+// after each pass: a long protein takes L / batch passes, and a program can show how far it is.
 SequenceScore score_pseudo_likelihood(ProteinLM& model, const std::vector<int64_t>& residues,
-                                      int64_t batch = 32);
+                                      int64_t batch = 32, const std::function<void(int64_t)>& after_batch = {});
 
 struct Substitution {
   int64_t index = 0;       // 0-based residue index

@@ -1,5 +1,6 @@
 #include "io/npy.h"
 
+#include <cctype>
 #include <cstring>
 #include <fstream>
 #include <sstream>
@@ -52,7 +53,9 @@ NpyArray read_npy(const std::string& path) {
   }
   auto field = [&](const std::string& key) {
     const size_t k = header.find("'" + key + "': ");
-    if (k == std::string::npos) throw InputError("'" + path + "': no " + key + " in the .npy header");
+    if (k == std::string::npos || k + key.size() + 5 >= header.size()) {
+      throw InputError("'" + path + "': no " + key + " in the .npy header");
+    }
     return k + key.size() + 4;
   };
   NpyArray array;
@@ -60,19 +63,31 @@ NpyArray read_npy(const std::string& path) {
   array.descr = header.substr(d + 1, header.find('\'', d + 1) - d - 1);
   const int64_t item = npy_item_size(array.descr);
   if (header.find("'fortran_order': False") == std::string::npos) throw InputError("'" + path + "': Fortran order");
+  // The shape's product must be the bytes the file holds: checked before anything is allocated, so
+  // that a corrupt header cannot ask for more memory than the file has.
+  const std::streamoff data_start = in.tellg();
+  in.seekg(0, std::ios::end);
+  const auto available = static_cast<uint64_t>(in.tellg() - data_start);
+  in.seekg(data_start);
   size_t s = field("shape") + 1;
-  int64_t elements = 1;
+  uint64_t elements = 1;
   while (s < header.size() && header[s] != ')') {
-    if (std::isdigit(static_cast<unsigned char>(header[s]))) {
-      size_t used = 0;
-      array.shape.push_back(std::stoll(header.substr(s), &used));
-      elements *= array.shape.back();
-      s += used;
-    } else {
+    if (!std::isdigit(static_cast<unsigned char>(header[s]))) {
       ++s;
+      continue;
     }
+    uint64_t n = 0;
+    for (; s < header.size() && std::isdigit(static_cast<unsigned char>(header[s])); ++s) {
+      n = n * 10 + static_cast<uint64_t>(header[s] - '0');
+      if (n > available) throw InputError("'" + path + "': its shape needs more data than the file holds");
+    }
+    array.shape.push_back(static_cast<int64_t>(n));
+    elements = n == 0 ? 0 : elements * n;
+    if (elements > available) throw InputError("'" + path + "': its shape needs more data than the file holds");
   }
-  array.data.resize(static_cast<size_t>(elements * item));
+  const uint64_t bytes = elements * static_cast<uint64_t>(item);
+  if (bytes > available) throw InputError("'" + path + "': data shorter than its shape");
+  array.data.resize(static_cast<size_t>(bytes));
   if (!in.read(array.data.data(), static_cast<std::streamsize>(array.data.size()))) {
     throw InputError("'" + path + "': data shorter than its shape");
   }

@@ -181,3 +181,21 @@ TEST(Dataset, LoaderRethrowsInputErrorsFromItsThread) {
   Batch b;
   EXPECT_THROW({ while (loader.next(b)) {} }, InputError);
 }
+
+// A consumer that stops early (evaluation with a batch limit) destroys the loader while its thread is
+// still reading: the thread must see the stop request safely (ThreadSanitizer checks this test in CI)
+// and end without blocking the destructor.
+TEST(Dataset, LoaderStoppedEarlyEndsItsThread) {
+  const std::string path = test::write_plain("loader-stop.fasta", fasta_of(3000));
+  LoaderOptions o;
+  o.objective = Objective::mlm;
+  o.max_length = 64;
+  o.tokens_per_batch = 256;
+  o.pool = 64;
+  o.prefetch = 1;
+  for (int taken = 0; taken < 6; ++taken) {
+    BatchLoader loader(path, ReadOptions{}, o);
+    Batch b;
+    for (int i = 0; i < taken; ++i) ASSERT_TRUE(loader.next(b));
+  }  // destroyed with the thread blocked on a full queue, or still reading
+}

@@ -12,6 +12,7 @@
 #include "core/model.h"
 #include "io/file.h"
 #include "io/json.h"
+#include "io/npy.h"
 #include "io/table.h"
 
 namespace performer::io {
@@ -190,6 +191,34 @@ TEST(Table, QuotesBothWaysAndKeepsALiteralDash) {
   EXPECT_NE(text.find("-      -"), std::string::npos) << text;  // the literal "-" and the missing value
   EXPECT_EQ(format_number(std::numeric_limits<double>::quiet_NaN(), 2), "");
   EXPECT_EQ(format_number(2.0 / 3.0, 2), "0.67");
+}
+
+}  // namespace
+}  // namespace performer::io
+
+namespace performer::io {
+namespace {
+
+// A .npy header may claim any shape: the reader checks it against the bytes the file holds before it
+// allocates anything (found while fuzzing the reader: a shape of 10^18 elements asked for exabytes).
+TEST(Npy, AShapeLargerThanTheFileIsAnErrorNotAnAllocation) {
+  const fs::path dir = fresh_dir("npy");
+  const std::string good = (dir / "good.npy").string();
+  const float values[6] = {0, 1, 2, 3, 4, 5};
+  write_npy(good, "<f4", {2, 3}, values, sizeof values);
+  const NpyArray back = read_npy(good);
+  EXPECT_EQ(back.shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(back.data.size(), sizeof values);
+  std::string bytes = slurp(good);
+  const size_t shape = bytes.find("(2, 3)");
+  ASSERT_NE(shape, std::string::npos);
+  for (const char* claim : {"(9, 3)", "(1000000000, 1000000000)", "(99999999999999999999999)"}) {
+    std::string forged = bytes;
+    forged.replace(shape, 6, std::string(claim));
+    const std::string path = (dir / "forged.npy").string();
+    std::ofstream(path, std::ios::binary) << forged;
+    EXPECT_THROW(read_npy(path), InputError) << claim;
+  }
 }
 
 }  // namespace
