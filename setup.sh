@@ -18,8 +18,9 @@ PACKAGES=(
   qt6-base-dev qt6-svg-dev
   libgtest-dev libgmock-dev libcli11-dev nlohmann-json3-dev
   mmseqs2-examples xvfb xauth
-  clang libclang-rt-14-dev
 )
+# Only for `sanitize`: libFuzzer comes with clang.
+FUZZ_PACKAGES=(clang libclang-rt-14-dev)
 
 log() { printf '[setup] %s\n' "$*" >&2; }
 
@@ -27,7 +28,7 @@ install_packages() {
   local sudo=""
   [[ $(id -u) -eq 0 ]] || sudo="sudo"
   local missing=()
-  for p in "${PACKAGES[@]}"; do
+  for p in "${PACKAGES[@]}" "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if ((${#missing[@]})); then
@@ -131,7 +132,7 @@ for step in "$@"; do
     build) build ;;
     demo) install_packages; build; demo ;;
     test) install_packages; build; run_tests ;;
-    sanitize) install_packages; sanitize ;;
+    sanitize) install_packages "${FUZZ_PACKAGES[@]}"; sanitize ;;
     *) echo "setup.sh: unknown step '$step' (install, build, demo, test, sanitize)" >&2; exit 2 ;;
   esac
 done
