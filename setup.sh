@@ -3,7 +3,7 @@
 #   bash setup.sh demo    install, build, run the main job on bundled data
 #   bash setup.sh test    install, build, run the whole test suite (ctest)
 #   bash setup.sh sanitize  the tests again under AddressSanitizer + UBSan and ThreadSanitizer, then
-#                           the parsers' fuzz targets for a bounded time (CI)
+#                           the parsers' fuzz targets for a bounded time
 #   bash setup.sh install | build      one step only
 # Run as root (or with sudo) on Debian 12. Idempotent: packages already present are not reinstalled.
 set -euo pipefail
