@@ -107,12 +107,7 @@ at::Tensor attention_weights(const at::Tensor& q, const at::Tensor& k, const Att
     case AttentionKind::dummy: return at::eye(lq, lk, qh.options());
     default: break;
   }
-  auto [phi_q, phi_k] =
-      favor::head_features(qh, kh, feature_kind(options.kind), options, mask, 0, 0);
-  at::Tensor weights = at::matmul(phi_q, phi_k.t());  // [Lq, Lk]; padded keys are zero columns
-  if (options.causal) weights.tril_();
-  at::Tensor den = weights.sum(-1, true);
-  return weights.div_(den.masked_fill_(den == 0, 1));
+  return favor::head_weights(qh, kh, feature_kind(options.kind), options, mask, 0, 0);
 }
 
 }  // namespace performer::core

@@ -229,10 +229,9 @@ at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor&
   return out.view({q.size(0), q.size(1), q.size(2), v.size(3)}).to(v.scalar_type());
 }
 
-std::pair<at::Tensor, at::Tensor> head_features(const at::Tensor& q, const at::Tensor& k,
-                                                FeatureKind kind, const AttentionOptions& options,
-                                                const at::Tensor& key_padding_mask, int64_t batch,
-                                                int64_t head) {
+at::Tensor head_weights(const at::Tensor& q, const at::Tensor& k, FeatureKind kind,
+                        const AttentionOptions& options, const at::Tensor& key_padding_mask, int64_t batch,
+                        int64_t head) {
   at::NoGradGuard no_grad;
   Prepared p = prepare(q, k, k.narrow(3, 0, 1), options, key_padding_mask);
   const int64_t row = batch * q.size(1) + head;
@@ -241,11 +240,25 @@ std::pair<at::Tensor, at::Tensor> head_features(const at::Tensor& q, const at::T
   const double eps = epsilon_for(kind, options);
   FeatureMap query_map(kind, Role::query, eps, p.w);
   FeatureMap key_map(kind, Role::key, key_epsilon(kind, options.causal, eps), p.w);
-  // The whole sequence's key stabiliser at once (the forward raises it block by block).
-  at::Tensor stabiliser;  // [1, 1, 1]
-  if (kind == FeatureKind::trig) stabiliser = trig_key_stabiliser(xk, valid);
-  if (kind == FeatureKind::softmax) stabiliser = key_map.key_logits(xk, valid, {}).amax({1, 2}, true);
-  return {query_map.compute(xq, {}, {}, false).phi[0], key_map.compute(xk, valid, stabiliser, false).phi[0]};
+  const at::Tensor phi_q = query_map.compute(xq, {}, {}, false).phi[0];  // [Lq, m']
+  at::Tensor weights;                                                     // [Lq, Lk]
+  if (options.causal) {
+    // As the causal forward: key j under the maximum up to it, r_j, and row i's keys rescaled to r_i by
+    // exp(r_j - r_i) (above the diagonal possibly inf, and cut off by tril).
+    at::Tensor running = no_key_maximum(1, xk.options());
+    auto [phi_k, stabilisers] = key_map.causal_key_block(xk, valid, running);  // [1, L, m'], [1, L]
+    weights = at::matmul(phi_q, phi_k[0].t());
+    if (stabilisers.defined()) weights.mul_((stabilisers - stabilisers[0].unsqueeze(1)).exp_());
+    weights.tril_();
+  } else {
+    // The whole sequence's key stabiliser at once (the forward raises it block by block).
+    at::Tensor stabiliser;  // [1, 1, 1]
+    if (kind == FeatureKind::trig) stabiliser = trig_key_stabiliser(xk, valid);
+    if (kind == FeatureKind::softmax) stabiliser = key_map.key_logits(xk, valid, {}).amax({1, 2}, true);
+    weights = at::matmul(phi_q, key_map.compute(xk, valid, stabiliser, false).phi[0].t());
+  }
+  at::Tensor den = weights.sum(-1, true);
+  return weights.div_(den.masked_fill_(den == 0, 1));
 }
 
 }  // namespace performer::core::favor

@@ -28,11 +28,11 @@ enum class Role { query, key };
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v, FeatureKind kind,
                      const AttentionOptions& options, const at::Tensor& key_padding_mask);
 
-// The features attention() uses for one head, materialised: returns {phi(Q) [Lq, m'], phi(K) [Lk, m']}
-// with padded keys zeroed, for attention_weights(). m' = m, or 2m for trig.
-std::pair<at::Tensor, at::Tensor> head_features(const at::Tensor& q, const at::Tensor& k,
-                                                FeatureKind kind, const AttentionOptions& options,
-                                                const at::Tensor& key_padding_mask, int64_t batch,
-                                                int64_t head);
+// The matrix attention() applies implicitly to one head, materialised from the same features and
+// stabilisers, for attention_weights(): [Lq, Lk], rows normalised, zero columns for padded keys and
+// (causal) zeros above the diagonal.
+at::Tensor head_weights(const at::Tensor& q, const at::Tensor& k, FeatureKind kind,
+                        const AttentionOptions& options, const at::Tensor& key_padding_mask, int64_t batch,
+                        int64_t head);
 
 }  // namespace performer::core::favor

@@ -6,17 +6,23 @@
 namespace performer::core::favor {
 namespace {
 
-// Start value of running maxima: finite, so exp(kNoMax - M) is 0 rather than nan for empty blocks.
-constexpr double kNoMax = -1e30;
+// Start value of running maxima: below every real key's log-scale (any finite float logit), and
+// finite, so that exp(kNoMax - M) is 0 (or 1) rather than nan before the first real key.
+constexpr double kNoMax = std::numeric_limits<float>::lowest();
 constexpr double kInf = std::numeric_limits<double>::infinity();
-// Shift that takes a padded key's softmax logit far below kNoMax.
-constexpr double kPadShift = 1e31;
 
 // d (|x|^2 / (2 sqrt(d))) / dx = x / sqrt(d): the factor 1 / sqrt(d) (the input scale squared).
 double norm_grad_scale(const at::Tensor& x) { return 1.0 / std::sqrt(static_cast<double>(x.size(-1))); }
 
 // |x d^-1/4|^2 / 2 for rows x [N, r, d]: [N, r, 1].
 at::Tensor half_sq_norm(const at::Tensor& x) { return (x * x).sum(-1, true).mul_(0.5 * norm_grad_scale(x)); }
+
+// Trig keys' log-scales |x|^2/2 [N, r, 1]; padded keys' are kNoMax, below every real one.
+at::Tensor trig_log_scales(const at::Tensor& ks, const at::Tensor& valid) {
+  at::Tensor half_norms = half_sq_norm(ks);  // [N, r, 1]
+  if (valid.defined()) half_norms.masked_fill_(valid.logical_not().unsqueeze(-1), kNoMax);
+  return half_norms;
+}
 
 }  // namespace
 
@@ -36,14 +42,16 @@ double key_epsilon(FeatureKind kind, bool causal, double eps) {
 }
 
 at::Tensor trig_key_stabiliser(const at::Tensor& ks, const at::Tensor& valid) {
-  at::Tensor half_norms = half_sq_norm(ks);  // [N, L, 1]
-  if (valid.defined()) half_norms = half_norms.masked_fill(valid.logical_not().unsqueeze(-1), kNoMax);
-  return half_norms.amax({1, 2}, true);
+  return trig_log_scales(ks, valid).amax({1, 2}, true);
+}
+
+at::Tensor no_key_maximum(int64_t n, const at::TensorOptions& options) {
+  return at::full({n, 1}, kNoMax, options);
 }
 
 at::Tensor initial_key_stabiliser(FeatureKind kind, const at::Tensor& ks, const at::Tensor& valid) {
   return kind == FeatureKind::trig ? trig_key_stabiliser(ks, valid)
-                                   : at::full({ks.size(0), 1, 1}, kNoMax, ks.options());
+                                   : no_key_maximum(ks.size(0), ks.options()).unsqueeze(-1);
 }
 
 FeatureMap::FeatureMap(FeatureKind kind_, Role role_, double eps_, const at::Tensor& w_, Products mm_)
@@ -55,12 +63,12 @@ FeatureMap::FeatureMap(FeatureKind kind_, Role role_, double eps_, const at::Ten
   }
 }
 
-// Padded keys get the shift kPadShift: u ~ -1e31 drops out of every maximum and exp(u - stab) is
-// exactly 0.
+// Padded keys get an infinite shift: u = -inf drops out of every maximum and exp(u - stab) is exactly 0
+// (stabilisers are finite).
 at::Tensor FeatureMap::key_logits(const at::Tensor& x, const at::Tensor& valid, const at::Tensor& s) const {
   at::Tensor shift = half_sq_norm(x);  // [N, r, 1]
   if (s.defined()) shift.add_(s);
-  if (valid.defined()) shift.masked_fill_(valid.logical_not().unsqueeze(-1), kPadShift);
+  if (valid.defined()) shift.masked_fill_(valid.logical_not().unsqueeze(-1), kInf);
   return project(x).sub_(shift);
 }
 
@@ -126,6 +134,30 @@ at::Tensor FeatureMap::key_block(const at::Tensor& x, const at::Tensor& valid, a
   state.mul_((stab - new_stab).exp_());
   stab = new_stab;
   return u.sub_(stab).exp_();
+}
+
+std::pair<at::Tensor, at::Tensor> FeatureMap::causal_key_block(const at::Tensor& x, const at::Tensor& valid,
+                                                                at::Tensor& running) const {
+  if (kind == FeatureKind::relu) return {compute(x, valid, {}, false).phi, {}};
+  const bool softmax = kind == FeatureKind::softmax;
+  at::Tensor logits = softmax ? key_logits(x, valid, {}) : at::Tensor();  // [N, r, m]
+  at::Tensor log_scales = softmax ? logits.amax(-1) : trig_log_scales(x, valid).squeeze(-1);  // [N, r]
+  at::Tensor stabilisers = std::get<0>(at::cummax(at::maximum(log_scales, running), 1));     // [N, r]
+  running = stabilisers.narrow(1, x.size(1) - 1, 1);
+  // The same operations as causal_key_features(), so that a backward that recomputes the features
+  // gets these bit for bit (at a logit of -1e35, w.x - (|x|^2/2 + s) would lose it entirely).
+  if (softmax) return {logits.sub_(stabilisers.unsqueeze(-1)).exp_(), stabilisers};
+  return {compute(x, valid, stabilisers.unsqueeze(-1), false).phi, stabilisers};
+}
+
+FeatureMap::Features FeatureMap::causal_key_features(const at::Tensor& x, const at::Tensor& valid,
+                                                     const at::Tensor& stabilisers, bool keep) const {
+  if (kind == FeatureKind::relu) return compute(x, valid, {}, keep);
+  if (kind == FeatureKind::trig) return compute(x, valid, stabilisers.unsqueeze(-1), keep);
+  Features out;
+  out.phi = key_logits(x, valid, {}).sub_(stabilisers.unsqueeze(-1)).exp_();
+  out.exp_factor = out.phi;
+  return out;
 }
 
 at::Tensor FeatureMap::input_grad(const Features& features, const at::Tensor& x, const at::Tensor& valid,

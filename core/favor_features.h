@@ -4,6 +4,8 @@
 // to core/favor*.cpp.
 #include <ATen/ATen.h>
 
+#include <utility>
+
 #include "core/favor.h"
 
 namespace performer::core::favor {
@@ -26,9 +28,12 @@ double key_epsilon(FeatureKind kind, bool causal, double eps);
 // Key stabiliser for trig features: max of |k|^2/2 over valid keys, [N, 1, 1].
 at::Tensor trig_key_stabiliser(const at::Tensor& ks, const at::Tensor& valid);
 
-// The key stabiliser a forward pass starts from, [N, 1, 1]: trig's is fixed by the key norms alone;
-// softmax's starts below every logit and FeatureMap::key_block() raises it block by block; relu has none
-// (the value is unused).
+// Where a running maximum of key log-scales starts, [N, 1]: below every real key's, finite.
+at::Tensor no_key_maximum(int64_t n, const at::TensorOptions& options);
+
+// The key stabiliser a bidirectional pass starts from, [N, 1, 1]: trig's is fixed by the key norms
+// alone; softmax's starts at no_key_maximum() and FeatureMap::key_block() raises it block by block;
+// relu has none (the value is unused).
 at::Tensor initial_key_stabiliser(FeatureKind kind, const at::Tensor& ks, const at::Tensor& valid);
 
 // FAVOR's matrix products: float, or (mixed precision, bf16 = true) with bfloat16 factors and the
@@ -96,6 +101,19 @@ struct FeatureMap {
   // Softmax features come without the epsilon, which the caller adds once for all keys.
   at::Tensor key_block(const at::Tensor& x, const at::Tensor& valid, at::Tensor& stab,
                        at::Tensor& state) const;
+
+  // Causal keys: features of one block, each key under its own stabiliser, the running maximum of the
+  // keys' log-scales (softmax: the largest logit; trig: |x|^2/2) over it and every key before it, so
+  // that no key is scaled by a later one (issue 25). running [N, 1], the maximum over earlier blocks, is
+  // raised to this block's. Returns {features [N, r, m'] (softmax: no epsilon), stabilisers [N, r]}; relu
+  // has no stabiliser (undefined).
+  std::pair<at::Tensor, at::Tensor> causal_key_block(const at::Tensor& x, const at::Tensor& valid,
+                                                     at::Tensor& running) const;
+
+  // causal_key_block()'s features again from its stabilisers [N, r], bit for bit, with what
+  // input_grad() needs.
+  Features causal_key_features(const at::Tensor& x, const at::Tensor& valid, const at::Tensor& stabilisers,
+                               bool keep) const;
 
   // d loss / d x for a block, given d loss / d phi (a temporary, overwritten); features from
   // compute(..., keep = true).

@@ -62,9 +62,10 @@ Gradients bidirectional_backward(const Pass& pass, const at::Tensor& out, const 
 // Causal: chunked prefix sums. One slot per block in each tensor, so that a block's slice is contiguous.
 struct CausalSaved {
   at::Tensor prefix_states;  // [blocks, N, chunks a block, dv + 1, m'] exclusive prefix state of each chunk
-  at::Tensor intra_chunk;    // [blocks, N, chunks a block, C, C] tril(phi(Q_c) phi(K_c)^T)
+  at::Tensor intra_chunk;    // [blocks, N, chunks a block, C, C] tril(phi(Q_c) phi(K_c)^T), rescaled
   at::Tensor denominators;   // [blocks, N, chunks a block, C, 1] normalisers (1 on padding rows)
-  at::Tensor stabilisers;    // [blocks, N, 1, 1] the key stabiliser each block was made under
+  at::Tensor stabilisers;    // [blocks, N, chunks a block, C] the key stabiliser of each row (padding rows:
+                             // their chunk's last); undefined for relu, which has none
 
   // The fields in the order ctx->save_for_backward holds them (core/favor.cpp packs and unpacks them).
   auto tensors() { return std::tie(prefix_states, intra_chunk, denominators, stabilisers); }

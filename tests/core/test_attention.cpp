@@ -121,7 +121,8 @@ TEST(Attention, CausalOutputIgnoresLaterTokens) {
   q2.narrow(2, cut + 1, l - cut - 1).copy_(randn({1, 2, l - cut - 1, d}, 33, 3.0));
   k2.narrow(2, cut + 1, l - cut - 1).copy_(randn({1, 2, l - cut - 1, d}, 34, 3.0));
   v2.narrow(2, cut + 1, l - cut - 1).copy_(randn({1, 2, l - cut - 1, d}, 35));
-  for (AttentionKind kind : {AttentionKind::exact, AttentionKind::favor_softmax, AttentionKind::favor_relu}) {
+  for (AttentionKind kind : {AttentionKind::exact, AttentionKind::favor_softmax, AttentionKind::favor_relu,
+                             AttentionKind::favor_trig}) {
     AttentionOptions o = favor_options(kind, true, 64, d);
     o.causal_chunk_size = 16;
     at::Tensor a = attention(q, k, v, o).narrow(2, 0, cut + 1);
