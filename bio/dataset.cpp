@@ -4,56 +4,17 @@
 #include <atomic>
 #include <condition_variable>
 #include <deque>
+#include <functional>
 #include <exception>
 #include <mutex>
 #include <thread>
 
+#include "bio/epoch.h"
 #include "bio/fasta.h"
+#include "bio/prepared.h"
 #include "core/errors.h"
 
 namespace performer::bio {
-
-std::string to_string(Split split) {
-  switch (split) {
-    case Split::train: return "train";
-    case Split::valid: return "valid";
-    case Split::test: return "test";
-  }
-  return "?";
-}
-
-Split parse_split(const std::string& name) {
-  if (name == "train") return Split::train;
-  if (name == "valid") return Split::valid;
-  if (name == "test") return Split::test;
-  throw ConfigError("unknown split '" + name + "' (train, valid or test)");
-}
-
-Split split_of(const std::string& accession, const SplitOptions& options) {
-  // FNV-1a over the seed's bytes then the accession, finished with a splitmix step for uniformity.
-  uint64_t h = 1469598103934665603ULL;
-  auto mix = [&h](unsigned char byte) { h = (h ^ byte) * 1099511628211ULL; };
-  for (int i = 0; i < 8; ++i) mix(static_cast<unsigned char>(options.seed >> (8 * i)));
-  for (char c : accession) mix(static_cast<unsigned char>(c));
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  const double u = static_cast<double>(h >> 11) / static_cast<double>(1ULL << 53);  // [0, 1)
-  if (u < options.valid_fraction) return Split::valid;
-  if (u < options.valid_fraction + options.test_fraction) return Split::test;
-  return Split::train;
-}
-
-bool passes(const Header& header, int64_t length, const FilterOptions& options) {
-  if (length < options.min_length) return false;
-  if (options.max_length > 0 && length > options.max_length) return false;
-  if (options.swissprot_only && !header.is_swissprot()) return false;
-  if (!options.taxids.empty() &&
-      std::find(options.taxids.begin(), options.taxids.end(), header.taxid) == options.taxids.end()) {
-    return false;
-  }
-  return true;
-}
 
 struct ExampleReader::Impl {
   FastaReader fasta;
@@ -211,119 +172,252 @@ Batch make_ar_batch(const std::vector<std::vector<int32_t>>& rows) {
   return b;
 }
 
+namespace {
+
+// A producer thread filling a bounded queue of batches: what both loaders share. The producer
+// returns when push() says stop (the consumer is gone); an exception it throws reaches the consumer
+// at the end of the queue.
+class BackgroundBatches {
+ public:
+  explicit BackgroundBatches(int depth) : depth_(depth) {}
+  ~BackgroundBatches() {
+    {
+      std::lock_guard<std::mutex> lock(mutex_);
+      stop_ = true;
+      changed_.notify_all();
+    }
+    if (thread_.joinable()) thread_.join();
+  }
+
+  void start(std::function<void()> produce) {
+    thread_ = std::thread([this, produce = std::move(produce)] {
+      try {
+        produce();
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(mutex_);
+        error_ = std::current_exception();
+      }
+      std::lock_guard<std::mutex> lock(mutex_);
+      done_ = true;
+      changed_.notify_all();
+    });
+  }
+  bool started() const { return thread_.joinable(); }
+
+  // Producer: queues a batch, waiting while the queue is full. False when the consumer has gone.
+  bool push(Batch&& batch) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return stop_.load() || static_cast<int>(queue_.size()) < depth_; });
+    if (stop_) return false;
+    queue_.push_back(std::move(batch));
+    changed_.notify_all();
+    return true;
+  }
+  bool stopping() const { return stop_; }
+
+  // Consumer: the next batch; false at the end; rethrows the producer's exception.
+  bool next(Batch& batch) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !queue_.empty() || done_; });
+    if (!queue_.empty()) {
+      batch = std::move(queue_.front());
+      queue_.pop_front();
+      changed_.notify_all();
+      return true;
+    }
+    if (error_) std::rethrow_exception(error_);
+    return false;
+  }
+
+  // Runs f under the queue's lock (results the producer hands over at its end).
+  template <typename F>
+  auto locked(F&& f) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return f();
+  }
+
+ private:
+  int depth_;
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Batch> queue_;
+  bool done_ = false;
+  std::atomic<bool> stop_{false};  // set by the consumer's destructor, read by the producer
+  std::exception_ptr error_;
+  std::thread thread_;
+};
+
+// Sorts rows by length, cuts them into batches under the token budget, shuffles them if asked.
+// Returns [begin, end) spans into the sorted rows.
+std::vector<std::pair<size_t, size_t>> bucket(std::vector<std::vector<int32_t>>& pool, int64_t tokens_per_batch) {
+  std::stable_sort(pool.begin(), pool.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
+  std::vector<std::pair<size_t, size_t>> spans;  // [begin, end) into pool
+  size_t begin = 0;
+  for (size_t i = 0; i < pool.size(); ++i) {
+    const int64_t width = static_cast<int64_t>(pool[i].size());
+    if (i > begin && width * static_cast<int64_t>(i - begin + 1) > tokens_per_batch) {
+      spans.emplace_back(begin, i);
+      begin = i;
+    }
+  }
+  spans.emplace_back(begin, pool.size());
+  return spans;
+}
+
+Batch make_batch(const std::vector<std::vector<int32_t>>& rows, const LoaderOptions& options, std::mt19937_64& rng) {
+  return options.objective == Objective::mlm ? make_mlm_batch(rows, options.masking, rng) : make_ar_batch(rows);
+}
+
+}  // namespace
+
 struct BatchLoader::Impl {
   std::string path;
   ReadOptions read;
   LoaderOptions options;
   std::mt19937_64 rng;
-  std::mutex mutex;
-  std::condition_variable changed;
-  std::deque<Batch> queue;
-  bool done = false;
-  std::atomic<bool> stop{false};  // set by the consumer's destructor, read by the loader thread without the lock
-  std::exception_ptr error;
   ReadCounts counts;
-  std::thread thread;
+  BackgroundBatches background;
 
-  void push(Batch&& batch) {
-    std::unique_lock<std::mutex> lock(mutex);
-    changed.wait(lock, [&] { return stop || static_cast<int>(queue.size()) < options.prefetch; });
-    if (!stop) queue.push_back(std::move(batch));
-    changed.notify_all();
-  }
+  explicit Impl(int depth) : background(depth) {}
 
   // Sorts a pool of rows by length, cuts it into batches under the token budget, queues them.
   void emit(std::vector<std::vector<int32_t>>& pool) {
     if (pool.empty()) return;
-    std::stable_sort(pool.begin(), pool.end(), [](const auto& a, const auto& b) { return a.size() < b.size(); });
-    std::vector<std::pair<size_t, size_t>> spans;  // [begin, end) into pool
-    size_t begin = 0;
-    for (size_t i = 0; i < pool.size(); ++i) {
-      const int64_t width = static_cast<int64_t>(pool[i].size());
-      if (i > begin && width * static_cast<int64_t>(i - begin + 1) > options.tokens_per_batch) {
-        spans.emplace_back(begin, i);
-        begin = i;
-      }
-    }
-    spans.emplace_back(begin, pool.size());
+    auto spans = bucket(pool, options.tokens_per_batch);
     if (options.shuffle) std::shuffle(spans.begin(), spans.end(), rng);
     for (auto [b, e] : spans) {
       std::vector<std::vector<int32_t>> rows(std::make_move_iterator(pool.begin() + b),
                                              std::make_move_iterator(pool.begin() + e));
-      push(options.objective == Objective::mlm ? make_mlm_batch(rows, options.masking, rng)
-                                               : make_ar_batch(rows));
-      if (stop) return;
+      if (!background.push(make_batch(rows, options, rng))) return;
     }
     pool.clear();
   }
 
   void run() {
-    try {
-      ExampleReader reader(path, read);
-      WindowPacker packer(options.max_length);
-      std::vector<std::vector<int32_t>> pool;
-      std::vector<int32_t> window;
-      Example example;
-      while (!stop && reader.next(example)) {
-        if (options.concatenate) {
-          packer.add(example.residues);
-          while (packer.next(window)) pool.push_back(window);
-        } else {
-          pool.push_back(frame(example.residues, options.max_length, rng));
-        }
-        if (static_cast<int64_t>(pool.size()) >= options.pool) emit(pool);
+    ExampleReader reader(path, read);
+    WindowPacker packer(options.max_length);
+    std::vector<std::vector<int32_t>> pool;
+    std::vector<int32_t> window;
+    Example example;
+    while (!background.stopping() && reader.next(example)) {
+      if (options.concatenate) {
+        packer.add(example.residues);
+        while (packer.next(window)) pool.push_back(window);
+      } else {
+        pool.push_back(frame(example.residues, options.max_length, rng));
       }
-      if (options.concatenate && packer.flush(window)) pool.push_back(window);
-      emit(pool);
-      std::lock_guard<std::mutex> lock(mutex);
-      counts = reader.counts();
-    } catch (...) {
-      std::lock_guard<std::mutex> lock(mutex);
-      error = std::current_exception();
+      if (static_cast<int64_t>(pool.size()) >= options.pool) emit(pool);
     }
-    std::lock_guard<std::mutex> lock(mutex);
-    done = true;
-    changed.notify_all();
+    if (options.concatenate && packer.flush(window)) pool.push_back(window);
+    emit(pool);
+    background.locked([&] { counts = reader.counts(); });
   }
 };
 
-BatchLoader::BatchLoader(const std::string& path, ReadOptions read, LoaderOptions options, uint64_t epoch)
-    : impl_(std::make_unique<Impl>()) {
+BatchLoader::BatchLoader(const std::string& path, ReadOptions read, LoaderOptions options, uint64_t epoch) {
   require_config(options.tokens_per_batch >= options.max_length,
                  "tokens_per_batch must be at least max_length");
   require_config(options.prefetch >= 1 && options.pool >= 1, "prefetch and pool must be positive");
+  impl_ = std::make_unique<Impl>(options.prefetch);
   impl_->path = path;
   impl_->read = std::move(read);
   impl_->options = options;
   impl_->rng.seed(options.seed * 0x9E3779B97F4A7C15ULL + epoch);
-  impl_->thread = std::thread([this] { impl_->run(); });
+  impl_->background.start([this] { impl_->run(); });
 }
 
-BatchLoader::~BatchLoader() {
-  {
-    std::lock_guard<std::mutex> lock(impl_->mutex);
-    impl_->stop = true;
-    impl_->changed.notify_all();
-  }
-  if (impl_->thread.joinable()) impl_->thread.join();
-}
+BatchLoader::~BatchLoader() = default;
 
-bool BatchLoader::next(Batch& batch) {
-  std::unique_lock<std::mutex> lock(impl_->mutex);
-  impl_->changed.wait(lock, [&] { return !impl_->queue.empty() || impl_->done; });
-  if (!impl_->queue.empty()) {
-    batch = std::move(impl_->queue.front());
-    impl_->queue.pop_front();
-    impl_->changed.notify_all();
-    return true;
-  }
-  if (impl_->error) std::rethrow_exception(impl_->error);
-  return false;
-}
+bool BatchLoader::next(Batch& batch) { return impl_->background.next(batch); }
 
 ReadCounts BatchLoader::counts() const {
-  std::lock_guard<std::mutex> lock(impl_->mutex);
-  return impl_->counts;
+  return impl_->background.locked([&] { return impl_->counts; });
+}
+
+struct PreparedLoader::Impl {
+  std::shared_ptr<const PreparedData> data;
+  Split split;
+  LoaderOptions options;
+  uint64_t epoch;
+  EpochPlan plan;
+  BackgroundBatches background;
+
+  Impl(std::shared_ptr<const PreparedData> d, Split s, const LoaderOptions& o, uint64_t e, int64_t rank, int64_t world)
+      : data(std::move(d)),
+        split(s),
+        options(o),
+        epoch(e),
+        plan(data->sequences(s), [data = data.get(), s](uint64_t i) { return data->length(s, i); },
+             plan_options(o, rank, world), e),
+        background(o.prefetch) {}
+
+  static PlanOptions plan_options(const LoaderOptions& o, int64_t rank, int64_t world) {
+    PlanOptions p;
+    p.max_length = o.max_length;
+    p.concatenate = o.concatenate;
+    p.tokens_per_batch = o.tokens_per_batch;
+    p.window = o.pool;
+    p.shuffle = o.shuffle;
+    p.seed = o.seed;
+    p.rank = rank;
+    p.world = world;
+    return p;
+  }
+
+  // The token rows of a planned batch, read from the shards (every byte checked to be a residue).
+  std::vector<std::vector<int32_t>> rows_of(const PlannedBatch& planned) const {
+    std::vector<std::vector<int32_t>> rows(planned.rows.size());
+    for (size_t r = 0; r < rows.size(); ++r) {
+      auto& row = rows[r];
+      row.reserve(static_cast<size_t>(planned.rows[r].tokens));
+      row.push_back(Vocabulary::kCls);
+      for (const Piece& piece : planned.rows[r].pieces) {
+        const std::string_view residues = data->tokens(split, piece.sequence);
+        if (static_cast<uint64_t>(piece.start) + piece.length > residues.size()) {
+          throw InputError(data->where(split, piece.sequence) + ": shorter than its index says");
+        }
+        for (uint32_t k = 0; k < piece.length; ++k) {
+          const auto id = static_cast<unsigned char>(residues[piece.start + k]);
+          if (id < Vocabulary::kFirstResidue || id >= Vocabulary::kSize) {
+            throw InputError(data->where(split, piece.sequence) + ": byte " + std::to_string(id) +
+                             " is not a residue id (the shard is damaged: prepare the data again)");
+          }
+          row.push_back(id);
+        }
+        if (piece.eos) row.push_back(Vocabulary::kEos);
+      }
+    }
+    return rows;
+  }
+
+  void run() {
+    PlannedBatch planned;
+    while (!background.stopping() && plan.next(planned)) {
+      std::mt19937_64 rng(batch_seed(options.seed, epoch, planned.index));
+      if (!background.push(make_batch(rows_of(planned), options, rng))) return;
+    }
+  }
+};
+
+PreparedLoader::PreparedLoader(std::shared_ptr<const PreparedData> data, Split split, LoaderOptions options,
+                               uint64_t epoch, int64_t rank, int64_t world) {
+  require_config(options.prefetch >= 1 && options.pool >= 1, "prefetch and pool must be positive");
+  impl_ = std::make_unique<Impl>(std::move(data), split, options, epoch, rank, world);
+}
+
+PreparedLoader::~PreparedLoader() = default;
+
+void PreparedLoader::skip(int64_t batches) {
+  if (impl_->background.started()) {
+    core::BatchSource::skip(batches);
+    return;
+  }
+  impl_->plan.seek(static_cast<uint64_t>(std::max<int64_t>(0, batches)));
+}
+
+bool PreparedLoader::next(Batch& batch) {
+  if (!impl_->background.started()) impl_->background.start([this] { impl_->run(); });
+  return impl_->background.next(batch);
 }
 
 }  // namespace performer::bio

@@ -12,34 +12,12 @@
 #include <vector>
 
 #include "bio/header.h"
+#include "bio/split.h"
 #include "bio/vocabulary.h"
 #include "core/batch.h"
 #include "core/settings.h"
 
 namespace performer::bio {
-
-enum class Split { train, valid, test };
-std::string to_string(Split split);
-Split parse_split(const std::string& name);  // throws ConfigError
-
-struct SplitOptions {
-  double valid_fraction = 0.05;  // share of accessions in the validation split
-  double test_fraction = 0.05;   // share of accessions in the test split
-  uint64_t seed = 0;             // another seed gives another (equally stable) assignment
-};
-
-// The split of an accession: a hash of (seed, accession) alone, so a sequence never moves between
-// splits when the file grows, shrinks or is reordered.
-Split split_of(const std::string& accession, const SplitOptions& options);
-
-struct FilterOptions {
-  int64_t min_length = 1;        // drop shorter sequences
-  int64_t max_length = 0;        // drop longer sequences; 0: keep all (crops handle long ones)
-  bool swissprot_only = false;   // keep only `>sp|` records
-  std::vector<int64_t> taxids;   // keep only these OX=/TaxID= values; empty: all
-};
-
-bool passes(const Header& header, int64_t length, const FilterOptions& options);
 
 struct Example {
   std::string id;                // first word of the header
@@ -130,6 +108,26 @@ class BatchLoader : public core::BatchSource {
   ~BatchLoader() override;
   bool next(Batch& batch) override;  // false at the end of the pass; rethrows the thread's InputError
   ReadCounts counts() const;   // after the pass ended
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+class PreparedData;
+
+// Batches of one epoch of a prepared split (bio/prepared.h), in the order of bio/epoch.h: a seeded
+// global permutation, bucketed by length within windows of options.pool sequences; worker `rank` of
+// `world` gets every world-th batch of the global stream. Crops and masking are seeded by
+// (seed, epoch, sequence or batch), so the batches do not depend on the number of workers, and
+// skip(n) starts at batch n of the global stream without building the batches before it.
+class PreparedLoader : public core::BatchSource {
+ public:
+  PreparedLoader(std::shared_ptr<const PreparedData> data, Split split, LoaderOptions options, uint64_t epoch = 0,
+                 int64_t rank = 0, int64_t world = 1);
+  ~PreparedLoader() override;
+  bool next(Batch& batch) override;  // rethrows the loader thread's InputError (a damaged shard)
+  void skip(int64_t batches) override;
 
  private:
   struct Impl;

@@ -71,6 +71,7 @@ class InputStream::Buffer : public std::streambuf {
   }
   uint64_t consumed() const { return consumed_; }
   uint64_t produced() const { return produced_; }
+  uint32_t crc() const { return crc_; }
 
  protected:
   int_type underflow() override {
@@ -100,6 +101,7 @@ class InputStream::Buffer : public std::streambuf {
     raw_pos_ = 0;
     raw_end_ = std::fread(raw_.data(), 1, raw_.size(), file_);
     consumed_ += raw_end_;
+    crc_ = static_cast<uint32_t>(crc32(crc_, reinterpret_cast<const Bytef*>(raw_.data()), static_cast<uInt>(raw_end_)));
     if (raw_end_ == 0 && std::ferror(file_)) fail(std::string("read error: ") + std::strerror(errno));
   }
 
@@ -215,6 +217,7 @@ class InputStream::Buffer : public std::streambuf {
   size_t raw_pos_ = 0, raw_end_ = 0;
   std::atomic<uint64_t> consumed_{0};  // raw bytes read from the file (by the worker, when compressed)
   uint64_t produced_ = 0;  // bytes handed to the reader (after decompression)
+  std::atomic<uint32_t> crc_{0};  // CRC-32 of the raw bytes read so far (zlib's crc32, 0 for none)
   Compression compression_ = Compression::none;
   z_stream z_{};
   bz_stream bz_{};
@@ -255,6 +258,7 @@ const std::string& InputStream::path() const { return path_; }
 Compression InputStream::compression() const { return buffer_->compression(); }
 uint64_t InputStream::compressed_bytes_read() const { return buffer_->consumed(); }
 uint64_t InputStream::bytes_read() const { return buffer_->produced(); }
+uint32_t InputStream::raw_crc32() const { return buffer_->crc(); }
 
 void InputStream::check() const {
   if (!buffer_->error().empty()) {

@@ -12,6 +12,7 @@
 #include <memory>
 
 #include "bio/dataset.h"
+#include "bio/prepared.h"
 #include "bio/vocabulary.h"
 #include "cli/commands.h"
 #include "cli/options.h"
@@ -42,6 +43,7 @@ struct TrainArgs {
   bool force = false;
   uint64_t seed = 0;
   core::TrainOptions train;
+  std::vector<std::string> fasta_only_given;  // options given that only apply to FASTA --data
 };
 
 // "90", "90s", "30m", "2h" -> seconds.
@@ -210,18 +212,6 @@ void run_train(TrainArgs& a) {
   }
   model->set_keep_features(!a.recompute_features);
 
-  bio::ReadOptions read;
-  read.unknown = a.unknown;
-  read.split = a.split;
-  read.filter.min_length = a.min_length;
-  read.filter.swissprot_only = a.swissprot_only;
-  bio::ReadOptions valid_read = read;
-  std::string valid_path = a.valid;
-  if (valid_path.empty()) {  // hold out the validation split of --data
-    read.only = bio::Split::train;
-    valid_read.only = bio::Split::valid;
-    valid_path = a.data;
-  }
   bio::LoaderOptions loader;
   loader.objective = config.causal() ? bio::Objective::ar : bio::Objective::mlm;
   loader.max_length = config.max_length;
@@ -231,13 +221,55 @@ void run_train(TrainArgs& a) {
   bio::LoaderOptions valid_loader = loader;
   valid_loader.shuffle = false;
   loader.masking.fraction = a.mask_fraction;  // validation keeps the default 15%: comparable perplexities
-  const std::string data = a.data;
-  auto train_source = [data, read, loader](int64_t epoch) -> std::unique_ptr<core::BatchSource> {
-    return std::make_unique<bio::BatchLoader>(data, read, loader, static_cast<uint64_t>(epoch));
+
+  bio::ReadOptions read;
+  read.unknown = a.unknown;
+  read.split = a.split;
+  read.filter.min_length = a.min_length;
+  read.filter.swissprot_only = a.swissprot_only;
+  bio::ReadOptions valid_read = read;
+  core::BatchSourceFactory train_source, valid_source;
+  // Validation from a FASTA file: all of its records.
+  auto fasta_valid = [&valid_loader, &valid_read](const std::string& path) -> core::BatchSourceFactory {
+    return [path, read = valid_read, valid_loader](int64_t) -> std::unique_ptr<core::BatchSource> {
+      return std::make_unique<bio::BatchLoader>(path, read, valid_loader, 0);
+    };
   };
-  auto valid_source = [valid_path, valid_read, valid_loader](int64_t) -> std::unique_ptr<core::BatchSource> {
-    return std::make_unique<bio::BatchLoader>(valid_path, valid_read, valid_loader, 0);
+  // Validation from a prepared folder: its valid split (none when it is empty).
+  auto prepared_valid = [&valid_loader](std::shared_ptr<const bio::PreparedData> data) -> core::BatchSourceFactory {
+    if (data->sequences(bio::Split::valid) == 0) {
+      std::cerr << "note: " << data->path() << " has no validation sequences: no evaluation\n";
+      return nullptr;
+    }
+    return [data, valid_loader](int64_t) -> std::unique_ptr<core::BatchSource> {
+      return std::make_unique<bio::PreparedLoader>(data, bio::Split::valid, valid_loader, 0);
+    };
   };
+  if (bio::is_prepared(a.data)) {
+    if (!a.fasta_only_given.empty()) {
+      throw ConfigError(a.fasta_only_given.front() + " applies to FASTA --data; '" + a.data +
+                        "' was filtered and split when it was prepared (its manifest.json lists how)");
+    }
+    auto data = std::make_shared<const bio::PreparedData>(a.data);
+    if (data->sequences(bio::Split::train) == 0) throw InputError("'" + a.data + "' has no training sequences");
+    train_source = [data, loader](int64_t epoch) -> std::unique_ptr<core::BatchSource> {
+      return std::make_unique<bio::PreparedLoader>(data, bio::Split::train, loader, static_cast<uint64_t>(epoch));
+    };
+    if (a.valid.empty()) valid_source = prepared_valid(data);
+  } else {
+    read.only = a.valid.empty() ? std::optional(bio::Split::train) : std::nullopt;
+    train_source = [data = a.data, read, loader](int64_t epoch) -> std::unique_ptr<core::BatchSource> {
+      return std::make_unique<bio::BatchLoader>(data, read, loader, static_cast<uint64_t>(epoch));
+    };
+    if (a.valid.empty()) {  // hold out the validation split of --data
+      valid_read.only = bio::Split::valid;
+      valid_source = fasta_valid(a.data);
+    }
+  }
+  if (!a.valid.empty()) {
+    valid_source = bio::is_prepared(a.valid) ? prepared_valid(std::make_shared<const bio::PreparedData>(a.valid))
+                                             : fasta_valid(a.valid);
+  }
 
   std::cerr << "model: " << config.preset << " preset, " << core::to_string(config.objective) << ", " << core::to_string(config.attention)
             << ", " << config.layers << " layers, d " << config.d_model << ", " << config.heads << " heads, "
@@ -273,8 +305,10 @@ void run_train(TrainArgs& a) {
 
 void setup_train(CLI::App& sub, const GlobalOptions& global) {
   auto a = std::make_shared<TrainArgs>();
-  sub.add_option("--data", a->data, "training FASTA (plain, gzip, bzip2)")->required();
-  sub.add_option("--valid", a->valid, "validation FASTA (default: the valid split of --data, by accession hash)");
+  sub.add_option("--data", a->data, "training FASTA (plain, gzip, bzip2) or a folder of `performer data prepare`")
+      ->required();
+  sub.add_option("--valid", a->valid,
+                 "validation FASTA or prepared folder (its valid split); default: the valid split of --data");
   sub.add_option("--out", a->out, "checkpoint to write (atomically, every --checkpoint-every steps and at the end)")
       ->capture_default_str();
   sub.add_option("--log", a->log, "metrics log, one JSON object per line (pandas.read_json(lines=True))");
@@ -351,19 +385,22 @@ void setup_train(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--resume", a->resume, "continue the run of this checkpoint (same data and options)");
   sub.add_option("--init-from", a->init_from,
                  "start from this checkpoint's weights with --attention (e.g. exact -> favor_softmax)");
-  add_unknown_option(sub, a->unknown);
-  sub.add_option("--valid-fraction", a->split.valid_fraction, "share of --data held out for validation")
+  auto* unknown = add_unknown_option(sub, a->unknown);
+  auto* valid_fraction = sub.add_option("--valid-fraction", a->split.valid_fraction, "share of --data held out for validation")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  sub.add_option("--test-fraction", a->split.test_fraction, "share of --data held out for test (never trained on)")
+  auto* test_fraction = sub.add_option("--test-fraction", a->split.test_fraction, "share of --data held out for test (never trained on)")
       ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
-  non_negative(sub.add_option("--min-length", a->min_length, "drop shorter sequences"))->capture_default_str();
-  sub.add_flag("--swissprot-only", a->swissprot_only, "train on Swiss-Prot (>sp|) records only");
+  auto* min_length = non_negative(sub.add_option("--min-length", a->min_length, "drop shorter sequences"))->capture_default_str();
+  auto* swissprot = sub.add_flag("--swissprot-only", a->swissprot_only, "train on Swiss-Prot (>sp|) records only");
   sub.add_flag("--force", a->force, "replace a --log file that is not a training log");
   add_device_option(sub, a->train.device);
-  sub.callback([a, &global] {
+  sub.callback([a, &global, fasta_only = std::vector<CLI::Option*>{unknown, valid_fraction, test_fraction, min_length, swissprot}] {
     apply_global_options(global);
+    for (const CLI::Option* o : fasta_only) {
+      if (o->count() > 0) a->fasta_only_given.push_back(o->get_name());
+    }
     run_train(*a);
   });
 }

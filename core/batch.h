@@ -17,6 +17,13 @@ class BatchSource {
  public:
   virtual ~BatchSource() = default;
   virtual bool next(TokenBatch& batch) = 0;  // false when the source is exhausted
+  // Passes over the next `batches` batches (a resumed run's position). Sources that can seek
+  // override it; this one reads and drops them.
+  virtual void skip(int64_t batches) {
+    TokenBatch dropped;
+    for (int64_t i = 0; i < batches && next(dropped); ++i) {
+    }
+  }
 };
 
 }  // namespace performer::core

@@ -127,12 +127,9 @@ TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) 
   const double seconds_before = state_.seconds;
   auto elapsed = [&] { return std::chrono::duration<double>(clock::now() - start).count(); };
 
-  // Re-open the current pass and skip what the resumed run had consumed: the loader is deterministic.
+  // Re-open the current pass and skip what the resumed run had consumed: the sources are deterministic.
   std::unique_ptr<BatchSource> source = train_(state_.epoch);
-  TokenBatch batch;
-  for (int64_t i = 0; i < state_.batches_in_epoch; ++i) {
-    if (!source->next(batch)) break;
-  }
+  source->skip(state_.batches_in_epoch);
   auto next_batch = [&](TokenBatch& out) {
     while (!source->next(out)) {
       ++state_.epoch;

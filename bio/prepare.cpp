@@ -1,0 +1,322 @@
+// performer data prepare: FASTA -> token shards, in one streaming pass (bio/prepared.h).
+#include <signal.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include "bio/fasta.h"
+#include "bio/prepared.h"
+#include "core/errors.h"
+#include "io/file.h"
+
+namespace performer::bio {
+namespace {
+
+namespace fs = std::filesystem;
+
+constexpr std::string_view kWriterMark = ".prepare-writer";  // "<host> <pid>" inside a temporary folder
+
+std::string hex32(uint32_t v) {
+  char text[9];
+  std::snprintf(text, sizeof text, "%08x", v);
+  return text;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0) return "?";
+  return name;
+}
+
+// One output file of a shard: buffered writes, a running CRC-32, errors with the file's name and the
+// system's reason, fsync at the end.
+class ShardFile {
+ public:
+  explicit ShardFile(std::string path) : path_(std::move(path)), buffer_(size_t{1} << 20) {
+    file_ = std::fopen(path_.c_str(), "wb");
+    if (!file_) fail();
+    std::setvbuf(file_, buffer_.data(), _IOFBF, buffer_.size());
+  }
+  ~ShardFile() {
+    if (file_) std::fclose(file_);
+  }
+  void write(const void* data, size_t bytes) {
+    if (bytes == 0) return;
+    errno = 0;
+    if (std::fwrite(data, 1, bytes, file_) != bytes) fail();
+    crc_ = crc32(crc_, static_cast<const Bytef*>(data), static_cast<uInt>(bytes));
+    bytes_ += bytes;
+  }
+  // Rewrites the first bytes (the index header, written as zeros first); the CRC is fixed up with
+  // zlib's crc32_combine.
+  void rewrite_start(const void* data, size_t bytes) {
+    errno = 0;
+    if (std::fflush(file_) != 0 || std::fseek(file_, 0, SEEK_SET) != 0 || std::fwrite(data, 1, bytes, file_) != bytes) {
+      fail();
+    }
+    const uLong head = crc32(0L, static_cast<const Bytef*>(data), static_cast<uInt>(bytes));
+    crc_ = crc32_combine(head, crc_rest_, static_cast<z_off_t>(bytes_ - bytes));
+  }
+  // Bytes after the start, whose CRC is kept apart for rewrite_start().
+  void write_rest(const void* data, size_t bytes) {
+    write(data, bytes);
+    crc_rest_ = crc32(crc_rest_, static_cast<const Bytef*>(data), static_cast<uInt>(bytes));
+  }
+  void close() {
+    errno = 0;
+    if (std::fflush(file_) != 0 || ::fsync(::fileno(file_)) != 0) fail();
+    std::FILE* f = file_;
+    file_ = nullptr;
+    if (std::fclose(f) != 0) fail();
+  }
+  uint32_t crc() const { return static_cast<uint32_t>(crc_); }
+  uint64_t bytes() const { return bytes_; }
+
+ private:
+  [[noreturn]] void fail() const { throw InputError("cannot write '" + path_ + "': " + io::os_reason(errno ? errno : EIO)); }
+  std::string path_;
+  std::vector<char> buffer_;
+  std::FILE* file_ = nullptr;
+  uLong crc_ = crc32(0L, Z_NULL, 0), crc_rest_ = crc32(0L, Z_NULL, 0);
+  uint64_t bytes_ = 0;
+};
+
+// The shard being written for one split.
+class ShardWriter {
+ public:
+  ShardWriter(const std::string& folder, const std::string& name)
+      : name_(name), tok_(folder + "/" + name + ".tok"), idx_(folder + "/" + name + ".idx"),
+        ids_(folder + "/" + name + ".ids") {
+    const char zeros[kIndexHeader] = {};
+    idx_.write(zeros, sizeof zeros);
+  }
+  void add(std::string_view id, const std::vector<unsigned char>& tokens) {
+    tok_.write(tokens.data(), tokens.size());
+    ids_.write(id.data(), id.size());
+    ids_.write("\n", 1);
+    const uint64_t entry[2] = {tok_.bytes(), ids_.bytes()};
+    idx_.write_rest(entry, sizeof entry);
+    ++sequences_;
+    ++histogram_[length_bin(tokens.size())];
+  }
+  uint64_t residues() const { return tok_.bytes(); }
+  uint64_t sequences() const { return sequences_; }
+  const std::vector<uint64_t>& histogram() const { return histogram_; }
+  io::Json close() {
+    char header[kIndexHeader] = {};
+    std::memcpy(header, kIndexMagic.data(), kIndexMagic.size());
+    const uint64_t counts[3] = {sequences_, tok_.bytes(), ids_.bytes()};
+    std::memcpy(header + 8, counts, sizeof counts);
+    idx_.rewrite_start(header, sizeof header);
+    tok_.close();
+    idx_.close();
+    ids_.close();
+    return {{"name", name_}, {"sequences", sequences_}, {"residues", tok_.bytes()}, {"id_bytes", ids_.bytes()},
+            {"crc32", {{"tok", hex32(tok_.crc())}, {"idx", hex32(idx_.crc())}, {"ids", hex32(ids_.crc())}}}};
+  }
+
+ private:
+  std::string name_;
+  ShardFile tok_, idx_, ids_;
+  uint64_t sequences_ = 0;
+  std::vector<uint64_t> histogram_ = std::vector<uint64_t>(length_edges().size(), 0);
+};
+
+struct SplitOutput {
+  std::unique_ptr<ShardWriter> shard;
+  io::Json shards = io::Json::array();
+  uint64_t sequences = 0, residues = 0, next_number = 0;
+  std::vector<uint64_t> histogram = std::vector<uint64_t>(length_edges().size(), 0);
+
+  void finish_shard() {
+    if (!shard) return;
+    for (size_t b = 0; b < histogram.size(); ++b) histogram[b] += shard->histogram()[b];
+    shards.push_back(shard->close());
+    shard.reset();
+  }
+};
+
+// Temporaries of earlier runs for the same folder whose writer (on this host) is no longer alive: a
+// prepare killed with SIGKILL leaves one; it is removed here, and said so.
+std::vector<std::string> sweep_stale(const std::string& out) {
+  std::vector<std::string> removed;
+  const fs::path target = fs::path(out).lexically_normal();
+  fs::path parent = target.parent_path();
+  if (parent.empty()) parent = ".";
+  const std::string prefix = target.filename().string() + ".tmp.";
+  std::error_code ec;
+  const std::string host = host_name();
+  for (const auto& entry : fs::directory_iterator(parent, ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.compare(0, prefix.size(), prefix) != 0 || name.size() != prefix.size() + 6) continue;
+    std::ifstream mark(entry.path() / kWriterMark);
+    std::string writer_host;
+    long pid = 0;
+    if (!(mark >> writer_host >> pid) || writer_host != host || pid <= 0) continue;
+    if (::kill(static_cast<pid_t>(pid), 0) == 0 || errno != ESRCH) continue;  // alive (or not ours to judge)
+    std::error_code ignored;
+    fs::remove_all(entry.path(), ignored);
+    if (!ignored) removed.push_back(entry.path().string());
+  }
+  return removed;
+}
+
+}  // namespace
+
+PrepareReport prepare(const PrepareOptions& options, const std::function<void(const PrepareProgress&)>& progress) {
+  const auto started = std::chrono::steady_clock::now();
+  require_config(!options.inputs.empty(), "prepare needs at least one input file");
+  require_config(options.shard_bytes >= 1, "the shard size must be positive");
+  require_config(options.split.valid_fraction >= 0 && options.split.test_fraction >= 0 &&
+                     options.split.valid_fraction + options.split.test_fraction <= 1,
+                 "the valid and test fractions must be in [0, 1] and sum to at most 1");
+  std::error_code ec;
+  if (fs::exists(fs::symlink_status(options.out, ec))) {
+    if (!fs::is_directory(options.out, ec)) {
+      throw ConfigError("--out '" + options.out + "' is a file, not a folder");
+    }
+    if (!fs::is_empty(options.out, ec)) {
+      if (!is_prepared(options.out)) {
+        throw ConfigError("--out '" + options.out + "' exists and is not a prepared data folder: not replaced");
+      }
+      if (!options.force) {
+        throw ConfigError("--out '" + options.out + "' holds prepared data: not replaced (--force replaces it)");
+      }
+    }
+  }
+  for (const auto& input : options.inputs) {
+    if (input != "-" && !fs::exists(input, ec)) throw InputError("cannot open '" + input + "': no such file");
+  }
+  PrepareReport report;
+  report.removed_stale = sweep_stale(options.out);
+
+  io::AtomicFolder folder(options.out);
+  {
+    std::ofstream mark(folder.file(std::string(kWriterMark)));
+    mark << host_name() << ' ' << ::getpid() << '\n';
+  }
+  PrepareProgress state;
+  for (const auto& input : options.inputs) {
+    if (input != "-") state.total_bytes += fs::file_size(input, ec);
+  }
+
+  const Split splits[] = {Split::train, Split::valid, Split::test};
+  SplitOutput outputs[3];
+  io::Json inputs = io::Json::array();
+  std::vector<int32_t> ids;
+  std::vector<unsigned char> bytes;
+  uint64_t bytes_before = 0;
+  for (const auto& input : options.inputs) {
+    FastaReader reader(input);
+    SequenceRecord record;
+    uint64_t records = 0;
+    while (reader.next(record)) {
+      ++records;
+      ++report.records;
+      const Header header = parse_header(record.header);
+      if (!passes(header, static_cast<int64_t>(record.sequence.size()), options.filter)) {
+        ++report.filtered;
+        continue;
+      }
+      ids.clear();
+      if (!Vocabulary::encode(record.sequence, options.unknown, ids, reader.where(record))) {
+        ++report.unknown_skipped;
+        continue;
+      }
+      bytes.assign(ids.begin(), ids.end());
+      const Split split = split_of(header.accession, options.split);
+      SplitOutput& out = outputs[static_cast<size_t>(split)];
+      if (out.shard && out.shard->residues() > 0 && out.shard->residues() + bytes.size() > options.shard_bytes) {
+        out.finish_shard();
+      }
+      if (!out.shard) {
+        char name[32];
+        std::snprintf(name, sizeof name, "%s-%05llu", to_string(split).c_str(),
+                      static_cast<unsigned long long>(out.next_number++));
+        out.shard = std::make_unique<ShardWriter>(folder.temp_path(), name);
+      }
+      out.shard->add(header.id, bytes);
+      ++out.sequences;
+      out.residues += bytes.size();
+      ++report.kept;
+      report.residues += bytes.size();
+      if (progress && (report.kept & 255) == 0) {
+        state.input_bytes = bytes_before + reader.compressed_bytes_read();
+        state.sequences = report.kept;
+        progress(state);
+      }
+    }
+    report.empty_skipped += reader.empty_skipped();
+    report.input_bytes += reader.compressed_bytes_read();
+    report.text_bytes += reader.bytes_read();
+    bytes_before += reader.compressed_bytes_read();
+    inputs.push_back({{"path", input == "-" ? std::string("-") : fs::absolute(input, ec).string()},
+                      {"bytes", reader.compressed_bytes_read()},
+                      {"text_bytes", reader.bytes_read()},
+                      {"compression", to_string(reader.compression())},
+                      {"crc32", hex32(reader.raw_crc32())},
+                      {"records", records + reader.empty_skipped()}});
+  }
+  if (report.kept == 0) {
+    throw InputError("no sequence left to prepare: " + std::to_string(report.records) + " records read, " +
+                     std::to_string(report.filtered) + " filtered out, " + std::to_string(report.unknown_skipped) +
+                     " skipped for unknown residues");
+  }
+
+  io::Json split_json = io::Json::object();
+  for (Split split : splits) {
+    SplitOutput& out = outputs[static_cast<size_t>(split)];
+    out.finish_shard();
+    report.sequences[static_cast<size_t>(split)] = out.sequences;
+    report.shards += out.shards.size();
+    split_json[to_string(split)] = {{"sequences", out.sequences}, {"residues", out.residues},
+                                    {"length_histogram", out.histogram}, {"shards", out.shards}};
+  }
+  io::Json taxids = options.filter.taxids;
+  io::Json manifest = {
+      {"format", kPreparedFormat},
+      {"version", kPreparedVersion},
+      {"vocabulary", Vocabulary::kVersion},
+      {"token_bytes", 1},
+      {"written_by", "performer data prepare"},
+      {"options",
+       {{"unknown", to_string(options.unknown)},
+        {"min_length", options.filter.min_length},
+        {"max_length", options.filter.max_length},
+        {"swissprot_only", options.filter.swissprot_only},
+        {"taxids", taxids},
+        {"valid_fraction", options.split.valid_fraction},
+        {"test_fraction", options.split.test_fraction},
+        {"split_seed", options.split.seed},
+        {"shard_bytes", options.shard_bytes}}},
+      {"inputs", inputs},
+      {"counts",
+       {{"records", report.records},
+        {"kept", report.kept},
+        {"filtered", report.filtered},
+        {"unknown_skipped", report.unknown_skipped},
+        {"empty_skipped", report.empty_skipped},
+        {"residues", report.residues}}},
+      {"length_edges", length_edges()},
+      {"splits", split_json}};
+  fs::remove(folder.file(std::string(kWriterMark)), ec);
+  io::AtomicFile manifest_file(folder.file(std::string(kManifest)), true);
+  manifest_file.stream() << io::to_text(manifest) << '\n';
+  manifest_file.commit();
+  folder.commit();
+  if (progress) {
+    state.input_bytes = state.total_bytes ? state.total_bytes : report.input_bytes;
+    state.sequences = report.kept;
+    progress(state);
+  }
+  report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();
+  return report;
+}
+
+}  // namespace performer::bio
