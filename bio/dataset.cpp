@@ -33,7 +33,8 @@ bool ExampleReader::next(Example& example) {
   while (s.fasta.next(s.record)) {
     ++s.counts.records;
     s.counts.empty_skipped = s.fasta.empty_skipped();
-    Header header = parse_header(s.record.header);
+    // The description's fields matter only to the taxon filter.
+    const Header header = s.options.filter.taxids.empty() ? parse_header_id(s.record.header) : parse_header(s.record.header);
     if (s.options.only && split_of(header.accession, s.options.split) != *s.options.only) {
       ++s.counts.other_split;
       continue;
@@ -43,7 +44,8 @@ bool ExampleReader::next(Example& example) {
       continue;
     }
     example.residues.clear();
-    if (!Vocabulary::encode(s.record.sequence, s.options.unknown, example.residues, s.fasta.where(s.record))) {
+    const std::string where = s.options.unknown == UnknownPolicy::error ? s.fasta.where(s.record) : std::string();
+    if (!Vocabulary::encode(s.record.sequence, s.options.unknown, example.residues, where)) {
       ++s.counts.unknown_skipped;
       continue;
     }

@@ -51,23 +51,13 @@ std::string to_string(HeaderKind kind) {
   return "?";
 }
 
-Header parse_header(const std::string& line) {
+Header parse_header_id(const std::string& line) {
   Header h;
-  std::string text = line;
-  if (!text.empty() && text[0] == '>') text.erase(0, 1);
-  while (!text.empty() && (text.back() == '\r' || text.back() == '\n')) text.pop_back();
-  const size_t space = text.find_first_of(" \t");
-  h.id = text.substr(0, space);
-  h.description = space == std::string::npos ? "" : trim(text.substr(space + 1));
+  size_t begin = !line.empty() && line[0] == '>' ? 1 : 0;
+  size_t end = line.find_first_of(" \t\r\n", begin);
+  if (end == std::string::npos) end = line.size();
+  h.id = line.substr(begin, end - begin);
   h.accession = h.id;
-
-  const auto fields = find_fields(h.description);
-  h.name = trim(h.description.substr(0, fields.empty() ? std::string::npos : fields.front().key_start));
-  auto value = [&](size_t i) {
-    const size_t end = i + 1 < fields.size() ? fields[i + 1].key_start : h.description.size();
-    return trim(h.description.substr(fields[i].value_start, end - fields[i].value_start));
-  };
-
   // UniProtKB: db|ACCESSION|ENTRY_NAME
   const size_t bar1 = h.id.find('|');
   const size_t bar2 = bar1 == std::string::npos ? bar1 : h.id.find('|', bar1 + 1);
@@ -76,6 +66,30 @@ Header parse_header(const std::string& line) {
     h.database = h.id.substr(0, bar1);
     h.accession = h.id.substr(bar1 + 1, bar2 - bar1 - 1);
     h.entry_name = h.id.substr(bar2 + 1);
+  } else if (h.id.rfind("UniRef", 0) == 0 && h.id.find('_') != std::string::npos) {  // UniRef50_P00974
+    h.kind = HeaderKind::uniref;
+    const size_t underscore = h.id.find('_');
+    h.database = h.id.substr(0, underscore);
+    h.accession = h.id.substr(underscore + 1);
+  }
+  return h;
+}
+
+Header parse_header(const std::string& line) {
+  Header h = parse_header_id(line);
+  std::string text = line;
+  if (!text.empty() && text[0] == '>') text.erase(0, 1);
+  while (!text.empty() && (text.back() == '\r' || text.back() == '\n')) text.pop_back();
+  const size_t space = text.find_first_of(" \t");
+  h.description = space == std::string::npos ? "" : trim(text.substr(space + 1));
+
+  const auto fields = find_fields(h.description);
+  h.name = trim(h.description.substr(0, fields.empty() ? std::string::npos : fields.front().key_start));
+  auto value = [&](size_t i) {
+    const size_t end = i + 1 < fields.size() ? fields[i + 1].key_start : h.description.size();
+    return trim(h.description.substr(fields[i].value_start, end - fields[i].value_start));
+  };
+  if (h.kind == HeaderKind::uniprotkb) {
     for (size_t i = 0; i < fields.size(); ++i) {
       const auto& key = fields[i].key;
       if (key == "OS") h.organism = value(i);
@@ -84,14 +98,7 @@ Header parse_header(const std::string& line) {
       else if (key == "PE") h.protein_existence = to_number<int>(value(i), -1);
       else if (key == "SV") h.sequence_version = to_number<int>(value(i), -1);
     }
-    return h;
-  }
-  // UniRef: UniRef50_P00974
-  if (h.id.rfind("UniRef", 0) == 0 && h.id.find('_') != std::string::npos) {
-    h.kind = HeaderKind::uniref;
-    const size_t underscore = h.id.find('_');
-    h.database = h.id.substr(0, underscore);
-    h.accession = h.id.substr(underscore + 1);
+  } else if (h.kind == HeaderKind::uniref) {
     for (size_t i = 0; i < fields.size(); ++i) {
       const auto& key = fields[i].key;
       if (key == "n") h.members = to_number<int64_t>(value(i), -1);
@@ -99,9 +106,9 @@ Header parse_header(const std::string& line) {
       else if (key == "TaxID") h.taxid = to_number<int64_t>(value(i), -1);
       else if (key == "RepID") h.representative = value(i);
     }
-    return h;
+  } else {
+    h.name = h.description;
   }
-  h.name = h.description;
   return h;
 }
 

@@ -49,7 +49,9 @@ class InputStream::Buffer : public std::streambuf {
       if (BZ2_bzDecompressInit(&bz_, 0, 0) != BZ_OK) fail("cannot start bzip2 decompression");
     }
     setg(out_.data(), out_.data(), out_.data());
-    if (compression_ != Compression::none && error_.empty()) worker_ = std::thread([this] { decompress_ahead(); });
+    // Reading (and decompressing) runs ahead on its own thread, so that the parser's thread only parses.
+    if (error_.empty()) worker_ = std::thread([this] { decompress_ahead(); });
+    else worker_done_ = true;
   }
 
   ~Buffer() override {
@@ -77,10 +79,7 @@ class InputStream::Buffer : public std::streambuf {
   int_type underflow() override {
     if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
     size_t n = 0;
-    if (compression_ == Compression::none) {
-      if (!error_.empty() || finished_) return traits_type::eof();
-      n = next_plain();
-    } else {
+    {
       std::unique_lock<std::mutex> lock(mutex_);
       changed_.wait(lock, [&] { return !ready_.empty() || worker_done_; });
       if (ready_.empty()) return traits_type::eof();
@@ -124,7 +123,7 @@ class InputStream::Buffer : public std::streambuf {
         }
       }
       block.resize(kBlock);
-      const size_t n = next_compressed(block);
+      const size_t n = compression_ == Compression::none ? next_plain(block) : next_compressed(block);
       block.resize(n);
       std::lock_guard<std::mutex> lock(mutex_);
       if (n > 0) ready_.push_back(std::move(block));
@@ -134,17 +133,22 @@ class InputStream::Buffer : public std::streambuf {
     }
   }
 
-  size_t next_plain() {
-    if (raw_pos_ == raw_end_) fill_raw();
-    if (raw_pos_ == raw_end_) {
-      finished_ = true;
-      return 0;
+  // The next block of a file that is not compressed: what the first read left in raw_, then whole
+  // blocks read straight into the output.
+  size_t next_plain(std::vector<char>& out) {
+    if (raw_pos_ < raw_end_) {
+      const size_t n = raw_end_ - raw_pos_;
+      std::memcpy(out.data(), raw_.data() + raw_pos_, n);
+      raw_pos_ = raw_end_ = 0;
+      return n;
     }
-    // Hand the raw block over without copying by swapping buffers.
-    std::swap(raw_, out_);
-    const size_t n = raw_end_ - raw_pos_;
-    if (raw_pos_ != 0) std::memmove(out_.data(), out_.data() + raw_pos_, n);
-    raw_pos_ = raw_end_ = 0;
+    const size_t n = std::fread(out.data(), 1, out.size(), file_);
+    consumed_ += n;
+    crc_ = static_cast<uint32_t>(crc32(crc_, reinterpret_cast<const Bytef*>(out.data()), static_cast<uInt>(n)));
+    if (n == 0) {
+      if (std::ferror(file_)) fail(std::string("read error: ") + std::strerror(errno));
+      finished_ = true;
+    }
     return n;
   }
 

@@ -3,7 +3,13 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <atomic>
 #include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <exception>
+#include <mutex>
+#include <thread>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -142,6 +148,110 @@ struct SplitOutput {
   }
 };
 
+// A record on its way from the reading thread to the writing one.
+struct PendingRecord {
+  Split split = Split::train;
+  std::string id, sequence;
+  std::string where;  // for an error message (only under UnknownPolicy::error)
+};
+
+// Records in a reusable block: the strings keep their capacity from one use to the next, so that
+// the reader copies a sequence instead of allocating one for every record.
+struct Chunk {
+  std::vector<PendingRecord> records;
+  size_t used = 0;
+  PendingRecord& add() {
+    if (used == records.size()) records.emplace_back();
+    return records[used++];
+  }
+};
+
+// Chunks of records handed from the reader to the writer: bounded (the reader waits when the writer
+// is behind), so memory stays a few chunks of records whatever the input. The first exception of
+// either side stops both.
+class RecordQueue {
+ public:
+  static constexpr size_t kChunk = 256;
+  static constexpr size_t kDepth = 8;
+
+  void push(Chunk& chunk) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return full_.size() < kDepth || error_; });
+    if (error_) std::rethrow_exception(error_);
+    full_.push_back(std::move(chunk));
+    chunk = take_spare();
+    changed_.notify_all();
+  }
+  bool pop(Chunk& chunk) {
+    std::unique_lock<std::mutex> lock(mutex_);
+    changed_.wait(lock, [&] { return !full_.empty() || closed_ || error_; });
+    if (error_ || full_.empty()) return false;
+    chunk = std::move(full_.front());
+    full_.pop_front();
+    changed_.notify_all();
+    return true;
+  }
+  void recycle(Chunk&& chunk) {
+    chunk.used = 0;
+    std::lock_guard<std::mutex> lock(mutex_);
+    spare_.push_back(std::move(chunk));
+  }
+  void close() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    closed_ = true;
+    changed_.notify_all();
+  }
+  void fail(std::exception_ptr error) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (!error_) error_ = error;
+    changed_.notify_all();
+  }
+  void rethrow() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (error_) std::rethrow_exception(error_);
+  }
+  bool failed() {
+    std::lock_guard<std::mutex> lock(mutex_);
+    return error_ != nullptr;
+  }
+
+ private:
+  Chunk take_spare() {
+    Chunk chunk;
+    if (!spare_.empty()) {
+      chunk = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    return chunk;
+  }
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::deque<Chunk> full_;
+  std::vector<Chunk> spare_;
+  bool closed_ = false;
+  std::exception_ptr error_;
+};
+
+// Residue ids as bytes (Vocabulary::encode's rules); false when the policy is skip and the sequence
+// has a character that is not a residue.
+bool encode_bytes(const std::string& sequence, UnknownPolicy policy, std::vector<unsigned char>& out,
+                  const std::string& where) {
+  out.resize(sequence.size());
+  for (size_t i = 0; i < sequence.size(); ++i) {
+    const int32_t id = Vocabulary::residue_id(sequence[i]);
+    if (id >= 0) {
+      out[i] = static_cast<unsigned char>(id);
+      continue;
+    }
+    // The rare case: the vocabulary's own rules and message.
+    std::vector<int32_t> ids;
+    if (!Vocabulary::encode(sequence, policy, ids, where)) return false;
+    out.assign(ids.begin(), ids.end());
+    return true;
+  }
+  return true;
+}
+
 // Temporaries of earlier runs for the same folder whose writer (on this host) is no longer alive: a
 // prepare killed with SIGKILL leaves one; it is removed here, and said so.
 std::vector<std::string> sweep_stale(const std::string& out) {
@@ -206,63 +316,102 @@ PrepareReport prepare(const PrepareOptions& options, const std::function<void(co
     if (input != "-") state.total_bytes += fs::file_size(input, ec);
   }
 
+  // Two threads: this one reads, parses and filters records; a writer encodes them and writes the
+  // shards (with their CRC-32), so that parsing and writing overlap on two cores.
   const Split splits[] = {Split::train, Split::valid, Split::test};
   SplitOutput outputs[3];
   io::Json inputs = io::Json::array();
-  std::vector<int32_t> ids;
-  std::vector<unsigned char> bytes;
-  uint64_t bytes_before = 0;
-  for (const auto& input : options.inputs) {
-    FastaReader reader(input);
-    SequenceRecord record;
-    uint64_t records = 0;
-    while (reader.next(record)) {
-      ++records;
-      ++report.records;
-      const Header header = parse_header(record.header);
-      if (!passes(header, static_cast<int64_t>(record.sequence.size()), options.filter)) {
-        ++report.filtered;
-        continue;
+  std::atomic<uint64_t> kept{0}, residues{0}, unknown_skipped{0};
+  RecordQueue queue;
+  std::thread writer([&] {
+    try {
+      std::vector<unsigned char> bytes;
+      Chunk chunk;
+      while (queue.pop(chunk)) {
+        for (size_t k = 0; k < chunk.used; ++k) {
+          const PendingRecord& r = chunk.records[k];
+          if (!encode_bytes(r.sequence, options.unknown, bytes, r.where)) {
+            ++unknown_skipped;
+            continue;
+          }
+          SplitOutput& out = outputs[static_cast<size_t>(r.split)];
+          if (out.shard && out.shard->residues() > 0 && out.shard->residues() + bytes.size() > options.shard_bytes) {
+            out.finish_shard();
+          }
+          if (!out.shard) {
+            char name[32];
+            std::snprintf(name, sizeof name, "%s-%05llu", to_string(r.split).c_str(),
+                          static_cast<unsigned long long>(out.next_number++));
+            out.shard = std::make_unique<ShardWriter>(folder.temp_path(), name);
+          }
+          out.shard->add(r.id, bytes);
+          ++out.sequences;
+          out.residues += bytes.size();
+          residues += bytes.size();
+          ++kept;
+        }
+        queue.recycle(std::move(chunk));
       }
-      ids.clear();
-      if (!Vocabulary::encode(record.sequence, options.unknown, ids, reader.where(record))) {
-        ++report.unknown_skipped;
-        continue;
+      if (!queue.failed()) {
+        for (Split split : splits) outputs[static_cast<size_t>(split)].finish_shard();
       }
-      bytes.assign(ids.begin(), ids.end());
-      const Split split = split_of(header.accession, options.split);
-      SplitOutput& out = outputs[static_cast<size_t>(split)];
-      if (out.shard && out.shard->residues() > 0 && out.shard->residues() + bytes.size() > options.shard_bytes) {
-        out.finish_shard();
-      }
-      if (!out.shard) {
-        char name[32];
-        std::snprintf(name, sizeof name, "%s-%05llu", to_string(split).c_str(),
-                      static_cast<unsigned long long>(out.next_number++));
-        out.shard = std::make_unique<ShardWriter>(folder.temp_path(), name);
-      }
-      out.shard->add(header.id, bytes);
-      ++out.sequences;
-      out.residues += bytes.size();
-      ++report.kept;
-      report.residues += bytes.size();
-      if (progress && (report.kept & 255) == 0) {
-        state.input_bytes = bytes_before + reader.compressed_bytes_read();
-        state.sequences = report.kept;
-        progress(state);
-      }
+    } catch (...) {
+      queue.fail(std::current_exception());
     }
-    report.empty_skipped += reader.empty_skipped();
-    report.input_bytes += reader.compressed_bytes_read();
-    report.text_bytes += reader.bytes_read();
-    bytes_before += reader.compressed_bytes_read();
-    inputs.push_back({{"path", input == "-" ? std::string("-") : fs::absolute(input, ec).string()},
-                      {"bytes", reader.compressed_bytes_read()},
-                      {"text_bytes", reader.bytes_read()},
-                      {"compression", to_string(reader.compression())},
-                      {"crc32", hex32(reader.raw_crc32())},
-                      {"records", records + reader.empty_skipped()}});
+  });
+  try {
+    uint64_t bytes_before = 0;
+    Chunk chunk;
+    const bool need_fields = !options.filter.taxids.empty();
+    for (const auto& input : options.inputs) {
+      FastaReader reader(input);
+      SequenceRecord record;
+      uint64_t records = 0;
+      while (reader.next(record)) {
+        ++records;
+        ++report.records;
+        // The description's fields matter only to the taxon filter.
+        const Header header = need_fields ? parse_header(record.header) : parse_header_id(record.header);
+        if (!passes(header, static_cast<int64_t>(record.sequence.size()), options.filter)) {
+          ++report.filtered;
+          continue;
+        }
+        PendingRecord& r = chunk.add();
+        r.split = split_of(header.accession, options.split);
+        r.id = header.id;
+        r.sequence.assign(record.sequence);
+        if (options.unknown == UnknownPolicy::error) r.where = reader.where(record);
+        if (chunk.used == RecordQueue::kChunk) {
+          queue.push(chunk);
+          if (progress) {
+            state.input_bytes = bytes_before + reader.compressed_bytes_read();
+            state.sequences = kept;
+            progress(state);
+          }
+        }
+      }
+      report.empty_skipped += reader.empty_skipped();
+      report.input_bytes += reader.compressed_bytes_read();
+      report.text_bytes += reader.bytes_read();
+      bytes_before += reader.compressed_bytes_read();
+      inputs.push_back({{"path", input == "-" ? std::string("-") : fs::absolute(input, ec).string()},
+                        {"bytes", reader.compressed_bytes_read()},
+                        {"text_bytes", reader.bytes_read()},
+                        {"compression", to_string(reader.compression())},
+                        {"crc32", hex32(reader.raw_crc32())},
+                        {"records", records + reader.empty_skipped()}});
+    }
+    if (chunk.used > 0) queue.push(chunk);
+    queue.close();
+  } catch (...) {
+    queue.fail(std::current_exception());
   }
+  writer.join();
+  queue.rethrow();
+  report.kept = kept;
+  report.residues = residues;
+  report.unknown_skipped = unknown_skipped;
+
   if (report.kept == 0) {
     throw InputError("no sequence left to prepare: " + std::to_string(report.records) + " records read, " +
                      std::to_string(report.filtered) + " filtered out, " + std::to_string(report.unknown_skipped) +
@@ -272,7 +421,6 @@ PrepareReport prepare(const PrepareOptions& options, const std::function<void(co
   io::Json split_json = io::Json::object();
   for (Split split : splits) {
     SplitOutput& out = outputs[static_cast<size_t>(split)];
-    out.finish_shard();
     report.sequences[static_cast<size_t>(split)] = out.sequences;
     report.shards += out.shards.size();
     split_json[to_string(split)] = {{"sequences", out.sequences}, {"residues", out.residues},

@@ -10,6 +10,7 @@
 #include "cli/commands.h"
 #include "cli/options.h"
 #include "io/table.h"
+#include "bio/prepared.h"
 #include "tools/bench_data.h"
 #include "tools/bench_attention.h"
 #include "tools/bench_model.h"
@@ -102,7 +103,28 @@ void run_approx(ApproxArgs& args) {
          args.csv);
 }
 
+// A prepared folder: the loader's speed, the number to hold against training's tokens per second.
+void run_prepared_data(const std::string& dir, const std::string& csv) {
+  io::Table table;
+  table.header = {"objective", "max_length", "tokens_per_batch", "batches", "tokens", "open_s", "seconds",
+                  "batches_per_s", "tokens_per_s", "peak_rss_mib"};
+  const int64_t max_length = core::preset_config("small").max_length, budget = 16384;
+  for (auto objective : {core::Objective::mlm, core::Objective::ar}) {
+    const auto r = tools::bench_prepared(dir, objective, max_length, budget, 2000);
+    table.rows.push_back({r.objective, std::to_string(max_length), std::to_string(budget), std::to_string(r.batches),
+                          std::to_string(r.tokens), io::format_number(r.open_seconds, 3), io::format_number(r.seconds, 3),
+                          io::format_number(r.batches_per_s, 1), io::format_number(r.tokens_per_s, 0),
+                          std::to_string(r.peak_rss_mib)});
+  }
+  report(table, "prepared-data loader (" + dir + "; train split, batches built on the loader's one thread, up to 2000)",
+         csv);
+}
+
 void run_data(const std::string& file, bio::UnknownPolicy policy, const std::string& csv) {
+  if (bio::is_prepared(file)) {
+    run_prepared_data(file, csv);
+    return;
+  }
   io::Table table;
   table.header = {"stage", "compression", "records", "residues", "file_mb", "text_mb", "seconds",
                   "text_mb_per_s", "peak_rss_mib"};
@@ -191,8 +213,9 @@ void setup_bench(CLI::App& sub, const GlobalOptions& global) {
     bio::UnknownPolicy unknown = bio::UnknownPolicy::x;
   };
   auto data_args = std::make_shared<DataArgs>();
-  auto* dat = sub.add_subcommand("data", "FASTA input speed: decompression alone, then parse + tokenize");
-  dat->add_option("file", data_args->file, "FASTA file (plain, gzip, bzip2)")->required();
+  auto* dat = sub.add_subcommand("data", "input speed: FASTA decompression and parsing, or a prepared folder's loader");
+  dat->add_option("file", data_args->file, "FASTA file (plain, gzip, bzip2), or a folder of `performer data prepare`")
+      ->required();
   add_unknown_option(*dat, data_args->unknown);
   dat->add_option("--csv", data_args->csv, "CSV output file ('' for none, - for standard output)")->capture_default_str();
   dat->callback([data_args] { run_data(data_args->file, data_args->unknown, data_args->csv); });

@@ -361,6 +361,9 @@ void setup_train(CLI::App& sub, const GlobalOptions& global) {
                  "steps: the cosine decay spans --max-steps; time: it spans --max-time of training time "
                  "(resumes included) and ends at 0 when the time is up")
       ->check(CLI::IsMember({"steps", "time"}))->capture_default_str();
+  non_negative(sub.add_option("--stop-at", a->train.stop_at_step,
+                              "stop this run at this step, the schedule still spanning --max-steps (a long run in "
+                              "pieces, each continued with --resume); 0: no stop"));
   positive(sub.add_option("--accumulation", a->train.accumulation, "batches per optimiser step"))->capture_default_str();
   non_negative(sub.add_option("--clip", a->train.clip_norm, "gradient norm clip (0: none)"))->capture_default_str();
   non_negative(sub.add_option("--eval-every", a->train.eval_every, "steps between evaluations"))->capture_default_str();

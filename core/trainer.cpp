@@ -158,6 +158,7 @@ TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) 
     on_event(e);
   };
 
+  int64_t checkpointed_at = -1;  // step of this run's last checkpoint
   if (options_.eval_at_start && state_.step == 0) emit_eval();
   while (state_.step < options_.max_steps) {
     // By time, the limit counts the whole run (resumes included), as the schedule does.
@@ -224,10 +225,13 @@ TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) 
       window_start = now;
     }
     if (options_.eval_every > 0 && state_.step % options_.eval_every == 0) emit_eval();
-    if (options_.checkpoint_every > 0 && state_.step % options_.checkpoint_every == 0) checkpoint(on_event);
+    if (options_.checkpoint_every > 0 && state_.step % options_.checkpoint_every == 0) {
+      checkpoint(on_event);
+      checkpointed_at = state_.step;
+    }
   }
   if (options_.eval_every <= 0 || state_.step % options_.eval_every != 0) emit_eval();
-  checkpoint(on_event);
+  if (checkpointed_at != state_.step) checkpoint(on_event);  // not twice at the same step
   if (on_event) {
     TrainEvent e;
     e.kind = TrainEvent::Kind::done;

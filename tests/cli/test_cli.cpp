@@ -652,3 +652,81 @@ TEST(CliGolden, ACheckpointOfAnotherVocabularyIsAOneLineError) {
       << r.output;
   EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
 }
+
+TEST(CliData, PrepareCheckStatsAndTrainResumingExactlyOnPreparedData) {
+  const std::string fasta = write("prep.fasta", protein_fasta(400));
+  const std::string dir = (test_dir() / "prepared").string();
+  Result r = run("data prepare " + fasta + " --out " + dir + " --shard-size 8k");
+  ASSERT_EQ(r.code, 0) << r.output;
+  EXPECT_NE(r.output.find("400 kept"), std::string::npos) << r.output;
+  EXPECT_TRUE(std::filesystem::exists(dir + "/manifest.json"));
+  Result check = run("data check " + dir);
+  ASSERT_EQ(check.code, 0) << check.output;
+  EXPECT_NE(check.output.find(": ok, 400 sequences"), std::string::npos) << check.output;
+  Result stats = run("data stats " + dir);
+  ASSERT_EQ(stats.code, 0) << stats.output;
+  EXPECT_NE(stats.output.find("mean length"), std::string::npos) << stats.output;
+  // Prepared again: refused without --force, the folder untouched; replaced with it.
+  const std::string manifest = read_file(dir + "/manifest.json");
+  Result again = run("data prepare " + fasta + " --out " + dir);
+  EXPECT_EQ(again.code, 1) << again.output;
+  EXPECT_NE(again.output.find("--force"), std::string::npos) << again.output;
+  EXPECT_EQ(read_file(dir + "/manifest.json"), manifest);
+  EXPECT_EQ(run("data prepare " + fasta + " --out " + dir + " --force --shard-size 8k").code, 0);
+
+  // Ten steps in one run, and the same ten steps as 6 + 4 with --resume: the same losses.
+  const std::string common = "--threads 1 train --data " + dir + " --preset tiny --tokens-per-batch 2048 --warmup 2 "
+                             "--eval-every 0 --eval-batches 2 --log-every 1 --max-steps 10 ";
+  const std::string straight_log = (test_dir() / "straight.jsonl").string(), split_log = (test_dir() / "split.jsonl").string();
+  const std::string ckpt = (test_dir() / "split.pt").string();
+  ASSERT_EQ(run(common + "--out " + (test_dir() / "straight.pt").string() + " --log " + straight_log).code, 0);
+  Result first = run(common + "--out " + ckpt + " --log " + split_log + " --stop-at 6");
+  ASSERT_EQ(first.code, 0) << first.output;
+  Result second = run(common + "--out " + ckpt + " --log " + split_log + " --resume " + ckpt);
+  ASSERT_EQ(second.code, 0) << second.output;
+  EXPECT_NE(second.output.find("resumed at step 6"), std::string::npos) << second.output;
+  auto losses = [](const std::string& log) {
+    std::map<int, double> out;
+    std::istringstream in(read_file(log));
+    for (std::string line; std::getline(in, line);) {
+      const auto j = nlohmann::json::parse(line);
+      if (j["event"] == "step") out[j["step"].get<int>()] = j["loss"].get<double>();
+    }
+    return out;
+  };
+  const auto a = losses(straight_log), b = losses(split_log);
+  ASSERT_EQ(a.size(), 10u);
+  ASSERT_EQ(b.size(), 10u);
+  for (int step = 1; step <= 10; ++step) EXPECT_NEAR(a.at(step), b.at(step), 1e-5) << "step " << step;
+
+  // Options that only filter FASTA input are refused for a prepared folder, not ignored.
+  Result filtered = run(common + "--out " + (test_dir() / "x.pt").string() + " --min-length 50");
+  EXPECT_EQ(filtered.code, 1) << filtered.output;
+  EXPECT_NE(filtered.output.find("--min-length applies to FASTA --data"), std::string::npos) << filtered.output;
+}
+
+TEST(CliData, BadInputToPrepareOrAPreparedFolderIsAOneLineErrorAndLeavesNothing) {
+  const std::string junk = write("junk.fasta", std::string("\x01\x02\x03 binary junk\n", 17));
+  const std::string out = (test_dir() / "out").string();
+  Result r = run("data prepare " + junk + " --out " + out);
+  EXPECT_EQ(r.code, 1) << r.output;
+  EXPECT_NE(r.output.find("error: "), std::string::npos) << r.output;
+  Result missing = run("data prepare " + (test_dir() / "missing.fasta").string() + " --out " + out);
+  EXPECT_EQ(missing.code, 1) << missing.output;
+  EXPECT_NE(missing.output.find("missing.fasta"), std::string::npos) << missing.output;
+  for (const auto& e : std::filesystem::directory_iterator(test_dir())) {
+    EXPECT_EQ(e.path().filename().string().rfind("out", 0), std::string::npos) << e.path();  // no folder, no temporary
+  }
+  // A prepared folder with a shard cut short: training and checking name the file.
+  const std::string dir = (test_dir() / "cut").string();
+  ASSERT_EQ(run("data prepare " + write("ok.fasta", protein_fasta(50)) + " --out " + dir + " --valid 0 --test 0").code, 0);
+  std::filesystem::resize_file(dir + "/train-00000.tok", 100);
+  for (const std::string& command : {"data check " + dir, "--threads 1 train --preset tiny --max-steps 1 --data " + dir +
+                                                              " --out " + (test_dir() / "m.pt").string()}) {
+    Result bad = run(command);
+    EXPECT_EQ(bad.code, 1) << bad.output;
+    EXPECT_NE(bad.output.find("train-00000.tok"), std::string::npos) << bad.output;
+    EXPECT_EQ(std::count(bad.output.begin(), bad.output.end(), '\n'), 1) << bad.output;
+  }
+  EXPECT_FALSE(std::filesystem::exists(test_dir() / "m.pt"));
+}
