@@ -381,8 +381,9 @@ struct PreparedLoader::Impl {
         for (uint32_t k = 0; k < piece.length; ++k) {
           const auto id = static_cast<unsigned char>(residues[piece.start + k]);
           if (id < Vocabulary::kFirstResidue || id >= Vocabulary::kSize) {
-            throw InputError(data->where(split, piece.sequence) + ": byte " + std::to_string(id) +
-                             " is not a residue id (the shard is damaged: prepare the data again)");
+            throw InputError(data->where(split, piece.sequence) + ": residue " + std::to_string(piece.start + k) +
+                             " holds the value " + std::to_string(id) +
+                             ", not a residue id (the shard is damaged: prepare the data again)");
           }
           row.push_back(id);
         }

@@ -101,6 +101,6 @@ uint64_t FastaReader::empty_skipped() const { return impl_->empty; }
 Compression FastaReader::compression() const { return impl_->input.compression(); }
 uint64_t FastaReader::compressed_bytes_read() const { return impl_->input.compressed_bytes_read(); }
 uint64_t FastaReader::bytes_read() const { return impl_->input.bytes_read(); }
-uint32_t FastaReader::raw_crc32() const { return impl_->input.raw_crc32(); }
+uint32_t FastaReader::raw_crc32c() const { return impl_->input.raw_crc32c(); }
 
 }  // namespace performer::bio

@@ -34,7 +34,7 @@ class FastaReader {
   Compression compression() const;
   uint64_t compressed_bytes_read() const;
   uint64_t bytes_read() const;  // FASTA text read so far (after decompression)
-  uint32_t raw_crc32() const;   // CRC-32 of the file's bytes read so far (the whole file at the end)
+  uint32_t raw_crc32c() const;  // CRC-32C of the file's bytes read so far (the whole file at the end)
 
  private:
   struct Impl;

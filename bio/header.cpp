@@ -51,26 +51,45 @@ std::string to_string(HeaderKind kind) {
   return "?";
 }
 
+std::string_view header_id(std::string_view line) {
+  if (!line.empty() && line[0] == '>') line.remove_prefix(1);
+  return line.substr(0, line.find_first_of(" \t\r\n"));
+}
+
+namespace {
+
+// db|ACCESSION|ENTRY_NAME with db sp or tr: the positions of the two bars, or npos.
+std::pair<size_t, size_t> uniprot_bars(std::string_view id) {
+  const size_t bar1 = id.find('|');
+  const size_t bar2 = bar1 == std::string_view::npos ? bar1 : id.find('|', bar1 + 1);
+  if (bar2 == std::string_view::npos || !(id.substr(0, bar1) == "sp" || id.substr(0, bar1) == "tr")) {
+    return {std::string_view::npos, std::string_view::npos};
+  }
+  return {bar1, bar2};
+}
+
+bool is_uniref(std::string_view id) { return id.substr(0, 6) == "UniRef" && id.find('_') != std::string_view::npos; }
+
+}  // namespace
+
+std::string_view accession_of(std::string_view id) {
+  if (const auto [bar1, bar2] = uniprot_bars(id); bar2 != std::string_view::npos) return id.substr(bar1 + 1, bar2 - bar1 - 1);
+  if (is_uniref(id)) return id.substr(id.find('_') + 1);  // UniRef50_P00974
+  return id;
+}
+
 Header parse_header_id(const std::string& line) {
   Header h;
-  size_t begin = !line.empty() && line[0] == '>' ? 1 : 0;
-  size_t end = line.find_first_of(" \t\r\n", begin);
-  if (end == std::string::npos) end = line.size();
-  h.id = line.substr(begin, end - begin);
-  h.accession = h.id;
-  // UniProtKB: db|ACCESSION|ENTRY_NAME
-  const size_t bar1 = h.id.find('|');
-  const size_t bar2 = bar1 == std::string::npos ? bar1 : h.id.find('|', bar1 + 1);
-  if (bar2 != std::string::npos && (h.id.compare(0, bar1, "sp") == 0 || h.id.compare(0, bar1, "tr") == 0)) {
+  const std::string_view id = header_id(line);
+  h.id = std::string(id);
+  h.accession = std::string(accession_of(id));
+  if (const auto [bar1, bar2] = uniprot_bars(id); bar2 != std::string_view::npos) {
     h.kind = HeaderKind::uniprotkb;
-    h.database = h.id.substr(0, bar1);
-    h.accession = h.id.substr(bar1 + 1, bar2 - bar1 - 1);
-    h.entry_name = h.id.substr(bar2 + 1);
-  } else if (h.id.rfind("UniRef", 0) == 0 && h.id.find('_') != std::string::npos) {  // UniRef50_P00974
+    h.database = std::string(id.substr(0, bar1));
+    h.entry_name = std::string(id.substr(bar2 + 1));
+  } else if (is_uniref(id)) {
     h.kind = HeaderKind::uniref;
-    const size_t underscore = h.id.find('_');
-    h.database = h.id.substr(0, underscore);
-    h.accession = h.id.substr(underscore + 1);
+    h.database = std::string(id.substr(0, id.find('_')));
   }
   return h;
 }

@@ -2,6 +2,7 @@
 // FASTA header lines of UniProtKB and UniRef, parsed into fields; anything else is id + description.
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace performer::bio {
 
@@ -36,5 +37,8 @@ Header parse_header(const std::string& line);
 // Only what the id gives (kind, id, accession, database, entry name): for readers that need no
 // description fields, at a fraction of the cost.
 Header parse_header_id(const std::string& line);
+// The id (first word) of a header line, and the accession within an id, without copying.
+std::string_view header_id(std::string_view line);
+std::string_view accession_of(std::string_view id);
 
 }  // namespace performer::bio

@@ -1,6 +1,7 @@
 #include "bio/input_stream.h"
 
 #include <bzlib.h>
+#include <sys/stat.h>
 #include <zlib.h>
 
 #include <atomic>
@@ -16,6 +17,7 @@
 #include <vector>
 
 #include "core/errors.h"
+#include "io/checksum.h"
 
 namespace performer::bio {
 
@@ -49,9 +51,13 @@ class InputStream::Buffer : public std::streambuf {
       if (BZ2_bzDecompressInit(&bz_, 0, 0) != BZ_OK) fail("cannot start bzip2 decompression");
     }
     setg(out_.data(), out_.data(), out_.data());
-    // Reading (and decompressing) runs ahead on its own thread, so that the parser's thread only parses.
-    if (error_.empty()) worker_ = std::thread([this] { decompress_ahead(); });
-    else worker_done_ = true;
+    // Reading (and decompressing) runs ahead on its own thread, so that the parser's thread only parses;
+    // except a plain pipe or terminal, where a read may block for as long as the writer likes (and a
+    // reader that stops early must not wait for it).
+    struct stat info {};
+    ahead_ = compression_ != Compression::none || (::fstat(::fileno(file_), &info) == 0 && S_ISREG(info.st_mode));
+    if (!error_.empty()) worker_done_ = true;
+    else if (ahead_) worker_ = std::thread([this] { decompress_ahead(); });
   }
 
   ~Buffer() override {
@@ -79,7 +85,11 @@ class InputStream::Buffer : public std::streambuf {
   int_type underflow() override {
     if (gptr() < egptr()) return traits_type::to_int_type(*gptr());
     size_t n = 0;
-    {
+    if (!ahead_) {
+      if (!error_.empty() || finished_) return traits_type::eof();
+      out_.resize(kBlock);
+      n = next_plain(out_);
+    } else {
       std::unique_lock<std::mutex> lock(mutex_);
       changed_.wait(lock, [&] { return !ready_.empty() || worker_done_; });
       if (ready_.empty()) return traits_type::eof();
@@ -100,7 +110,7 @@ class InputStream::Buffer : public std::streambuf {
     raw_pos_ = 0;
     raw_end_ = std::fread(raw_.data(), 1, raw_.size(), file_);
     consumed_ += raw_end_;
-    crc_ = static_cast<uint32_t>(crc32(crc_, reinterpret_cast<const Bytef*>(raw_.data()), static_cast<uInt>(raw_end_)));
+    crc_ = io::crc32c(crc_, raw_.data(), raw_end_);
     if (raw_end_ == 0 && std::ferror(file_)) fail(std::string("read error: ") + std::strerror(errno));
   }
 
@@ -144,7 +154,7 @@ class InputStream::Buffer : public std::streambuf {
     }
     const size_t n = std::fread(out.data(), 1, out.size(), file_);
     consumed_ += n;
-    crc_ = static_cast<uint32_t>(crc32(crc_, reinterpret_cast<const Bytef*>(out.data()), static_cast<uInt>(n)));
+    crc_ = io::crc32c(crc_, out.data(), n);
     if (n == 0) {
       if (std::ferror(file_)) fail(std::string("read error: ") + std::strerror(errno));
       finished_ = true;
@@ -221,12 +231,13 @@ class InputStream::Buffer : public std::streambuf {
   size_t raw_pos_ = 0, raw_end_ = 0;
   std::atomic<uint64_t> consumed_{0};  // raw bytes read from the file (by the worker, when compressed)
   uint64_t produced_ = 0;  // bytes handed to the reader (after decompression)
-  std::atomic<uint32_t> crc_{0};  // CRC-32 of the raw bytes read so far (zlib's crc32, 0 for none)
+  std::atomic<uint32_t> crc_{0};  // CRC-32C of the raw bytes read so far (0 for none)
   Compression compression_ = Compression::none;
   z_stream z_{};
   bz_stream bz_{};
   bool in_member_ = false;  // inside a compressed member that has not ended yet
   bool finished_ = false;
+  bool ahead_ = false;  // read by the worker thread
   std::string error_;
   // Hand-over between the decompression thread and underflow().
   mutable std::mutex mutex_;
@@ -262,7 +273,7 @@ const std::string& InputStream::path() const { return path_; }
 Compression InputStream::compression() const { return buffer_->compression(); }
 uint64_t InputStream::compressed_bytes_read() const { return buffer_->consumed(); }
 uint64_t InputStream::bytes_read() const { return buffer_->produced(); }
-uint32_t InputStream::raw_crc32() const { return buffer_->crc(); }
+uint32_t InputStream::raw_crc32c() const { return buffer_->crc(); }
 
 void InputStream::check() const {
   if (!buffer_->error().empty()) {

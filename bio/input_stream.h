@@ -27,7 +27,7 @@ class InputStream {
   void check() const;
   uint64_t compressed_bytes_read() const;  // raw bytes consumed from the file so far
   uint64_t bytes_read() const;             // decompressed bytes handed out so far
-  uint32_t raw_crc32() const;              // CRC-32 (zlib's, as `crc32` prints) of the raw bytes read so far
+  uint32_t raw_crc32c() const;             // CRC-32C (io/checksum.h) of the raw bytes read so far
 
  private:
   class Buffer;

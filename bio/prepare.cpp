@@ -1,7 +1,6 @@
 // performer data prepare: FASTA -> token shards, in one streaming pass (bio/prepared.h).
 #include <signal.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <atomic>
 #include <chrono>
@@ -19,7 +18,9 @@
 #include "bio/fasta.h"
 #include "bio/prepared.h"
 #include "core/errors.h"
+#include "io/checksum.h"
 #include "io/file.h"
+#include "io/mapped_file.h"
 
 namespace performer::bio {
 namespace {
@@ -28,20 +29,14 @@ namespace fs = std::filesystem;
 
 constexpr std::string_view kWriterMark = ".prepare-writer";  // "<host> <pid>" inside a temporary folder
 
-std::string hex32(uint32_t v) {
-  char text[9];
-  std::snprintf(text, sizeof text, "%08x", v);
-  return text;
-}
-
 std::string host_name() {
   char name[256] = {};
   if (::gethostname(name, sizeof name - 1) != 0) return "?";
   return name;
 }
 
-// One output file of a shard: buffered writes, a running CRC-32, errors with the file's name and the
-// system's reason, fsync at the end.
+// One output file of a shard: buffered writes, a running CRC-32C, errors with the file's name and
+// the system's reason, fsync at the end.
 class ShardFile {
  public:
   explicit ShardFile(std::string path) : path_(std::move(path)), buffer_(size_t{1} << 20) {
@@ -56,23 +51,17 @@ class ShardFile {
     if (bytes == 0) return;
     errno = 0;
     if (std::fwrite(data, 1, bytes, file_) != bytes) fail();
-    crc_ = crc32(crc_, static_cast<const Bytef*>(data), static_cast<uInt>(bytes));
+    crc_ = io::crc32c(crc_, data, bytes);
     bytes_ += bytes;
   }
-  // Rewrites the first bytes (the index header, written as zeros first); the CRC is fixed up with
-  // zlib's crc32_combine.
+  // Rewrites the first bytes (the index header, written as zeros first). The running CRC no longer
+  // holds: crc() is then taken from the file as written.
   void rewrite_start(const void* data, size_t bytes) {
     errno = 0;
     if (std::fflush(file_) != 0 || std::fseek(file_, 0, SEEK_SET) != 0 || std::fwrite(data, 1, bytes, file_) != bytes) {
       fail();
     }
-    const uLong head = crc32(0L, static_cast<const Bytef*>(data), static_cast<uInt>(bytes));
-    crc_ = crc32_combine(head, crc_rest_, static_cast<z_off_t>(bytes_ - bytes));
-  }
-  // Bytes after the start, whose CRC is kept apart for rewrite_start().
-  void write_rest(const void* data, size_t bytes) {
-    write(data, bytes);
-    crc_rest_ = crc32(crc_rest_, static_cast<const Bytef*>(data), static_cast<uInt>(bytes));
+    rewritten_ = true;
   }
   void close() {
     errno = 0;
@@ -80,8 +69,12 @@ class ShardFile {
     std::FILE* f = file_;
     file_ = nullptr;
     if (std::fclose(f) != 0) fail();
+    if (rewritten_) {
+      const io::MappedFile written(path_);
+      crc_ = io::crc32c(0, written.data(), written.size());
+    }
   }
-  uint32_t crc() const { return static_cast<uint32_t>(crc_); }
+  uint32_t crc() const { return crc_; }
   uint64_t bytes() const { return bytes_; }
 
  private:
@@ -89,7 +82,8 @@ class ShardFile {
   std::string path_;
   std::vector<char> buffer_;
   std::FILE* file_ = nullptr;
-  uLong crc_ = crc32(0L, Z_NULL, 0), crc_rest_ = crc32(0L, Z_NULL, 0);
+  uint32_t crc_ = 0;
+  bool rewritten_ = false;
   uint64_t bytes_ = 0;
 };
 
@@ -107,7 +101,7 @@ class ShardWriter {
     ids_.write(id.data(), id.size());
     ids_.write("\n", 1);
     const uint64_t entry[2] = {tok_.bytes(), ids_.bytes()};
-    idx_.write_rest(entry, sizeof entry);
+    idx_.write(entry, sizeof entry);
     ++sequences_;
     ++histogram_[length_bin(tokens.size())];
   }
@@ -124,7 +118,7 @@ class ShardWriter {
     idx_.close();
     ids_.close();
     return {{"name", name_}, {"sequences", sequences_}, {"residues", tok_.bytes()}, {"id_bytes", ids_.bytes()},
-            {"crc32", {{"tok", hex32(tok_.crc())}, {"idx", hex32(idx_.crc())}, {"ids", hex32(ids_.crc())}}}};
+            {"crc32c", {{"tok", io::crc_hex(tok_.crc())}, {"idx", io::crc_hex(idx_.crc())}, {"ids", io::crc_hex(ids_.crc())}}}};
   }
 
  private:
@@ -256,7 +250,9 @@ bool encode_bytes(const std::string& sequence, UnknownPolicy policy, std::vector
 // prepare killed with SIGKILL leaves one; it is removed here, and said so.
 std::vector<std::string> sweep_stale(const std::string& out) {
   std::vector<std::string> removed;
-  const fs::path target = fs::path(out).lexically_normal();
+  std::string trimmed = out;
+  while (trimmed.size() > 1 && trimmed.back() == '/') trimmed.pop_back();  // as AtomicFolder names its temporary
+  const fs::path target = fs::path(trimmed).lexically_normal();
   fs::path parent = target.parent_path();
   if (parent.empty()) parent = ".";
   const std::string prefix = target.filename().string() + ".tmp.";
@@ -313,11 +309,11 @@ PrepareReport prepare(const PrepareOptions& options, const std::function<void(co
   }
   PrepareProgress state;
   for (const auto& input : options.inputs) {
-    if (input != "-") state.total_bytes += fs::file_size(input, ec);
+    if (input != "-" && fs::is_regular_file(input, ec)) state.total_bytes += fs::file_size(input, ec);
   }
 
   // Two threads: this one reads, parses and filters records; a writer encodes them and writes the
-  // shards (with their CRC-32), so that parsing and writing overlap on two cores.
+  // shards (with their CRC-32C), so that parsing and writing overlap on two cores.
   const Split splits[] = {Split::train, Split::valid, Split::test};
   SplitOutput outputs[3];
   io::Json inputs = io::Json::array();
@@ -362,7 +358,7 @@ PrepareReport prepare(const PrepareOptions& options, const std::function<void(co
   try {
     uint64_t bytes_before = 0;
     Chunk chunk;
-    const bool need_fields = !options.filter.taxids.empty();
+    const bool need_fields = needs_header(options.filter);
     for (const auto& input : options.inputs) {
       FastaReader reader(input);
       SequenceRecord record;
@@ -370,15 +366,18 @@ PrepareReport prepare(const PrepareOptions& options, const std::function<void(co
       while (reader.next(record)) {
         ++records;
         ++report.records;
-        // The description's fields matter only to the taxon filter.
-        const Header header = need_fields ? parse_header(record.header) : parse_header_id(record.header);
-        if (!passes(header, static_cast<int64_t>(record.sequence.size()), options.filter)) {
+        // The header is parsed only when a filter needs its fields; the split needs the accession alone.
+        const int64_t length = static_cast<int64_t>(record.sequence.size());
+        const bool keep = need_fields ? passes(parse_header(record.header), length, options.filter)
+                                      : passes(Header{}, length, options.filter);
+        if (!keep) {
           ++report.filtered;
           continue;
         }
+        const std::string_view id = header_id(record.header);
         PendingRecord& r = chunk.add();
-        r.split = split_of(header.accession, options.split);
-        r.id = header.id;
+        r.split = split_of(accession_of(id), options.split);
+        r.id.assign(id);
         r.sequence.assign(record.sequence);
         if (options.unknown == UnknownPolicy::error) r.where = reader.where(record);
         if (chunk.used == RecordQueue::kChunk) {
@@ -398,7 +397,7 @@ PrepareReport prepare(const PrepareOptions& options, const std::function<void(co
                         {"bytes", reader.compressed_bytes_read()},
                         {"text_bytes", reader.bytes_read()},
                         {"compression", to_string(reader.compression())},
-                        {"crc32", hex32(reader.raw_crc32())},
+                        {"crc32c", io::crc_hex(reader.raw_crc32c())},
                         {"records", records + reader.empty_skipped()}});
     }
     if (chunk.used > 0) queue.push(chunk);
@@ -453,11 +452,13 @@ PrepareReport prepare(const PrepareOptions& options, const std::function<void(co
         {"residues", report.residues}}},
       {"length_edges", length_edges()},
       {"splits", split_json}};
-  fs::remove(folder.file(std::string(kWriterMark)), ec);
   io::AtomicFile manifest_file(folder.file(std::string(kManifest)), true);
   manifest_file.stream() << io::to_text(manifest) << '\n';
   manifest_file.commit();
   folder.commit();
+  // The mark stays until the folder is in place, so that a run killed at any moment before leaves a
+  // temporary the next run can recognise and sweep.
+  fs::remove(fs::path(options.out) / kWriterMark, ec);
   if (progress) {
     state.input_bytes = state.total_bytes ? state.total_bytes : report.input_bytes;
     state.sequences = report.kept;

@@ -1,7 +1,5 @@
 #include "bio/prepared.h"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <bit>
 #include <cstdio>
@@ -9,6 +7,7 @@
 #include <filesystem>
 
 #include "core/errors.h"
+#include "io/checksum.h"
 #include "io/file.h"
 
 namespace performer::bio {
@@ -23,23 +22,6 @@ uint64_t read_u64(const char* at) {
   uint64_t v;
   std::memcpy(&v, at, sizeof v);
   return v;
-}
-
-std::string hex32(uint32_t v) {
-  char text[9];
-  std::snprintf(text, sizeof text, "%08x", v);
-  return text;
-}
-
-uint32_t crc_of(std::string_view bytes) {
-  uLong crc = crc32(0L, Z_NULL, 0);
-  // zlib takes uInt lengths: feed large files in pieces.
-  for (size_t at = 0; at < bytes.size();) {
-    const size_t n = std::min<size_t>(bytes.size() - at, size_t{1} << 30);
-    crc = crc32(crc, reinterpret_cast<const Bytef*>(bytes.data() + at), static_cast<uInt>(n));
-    at += n;
-  }
-  return static_cast<uint32_t>(crc);
 }
 
 }  // namespace
@@ -127,9 +109,9 @@ PreparedData::PreparedData(const std::string& dir) : dir_(dir) {
         shard.sequences = m.at("sequences").get<uint64_t>();
         shard.residues = m.at("residues").get<uint64_t>();
         shard.id_bytes = m.at("id_bytes").get<uint64_t>();
-        shard.crc_tok = m.at("crc32").at("tok").get<std::string>();
-        shard.crc_idx = m.at("crc32").at("idx").get<std::string>();
-        shard.crc_ids = m.at("crc32").at("ids").get<std::string>();
+        shard.crc_tok = m.at("crc32c").at("tok").get<std::string>();
+        shard.crc_idx = m.at("crc32c").at("idx").get<std::string>();
+        shard.crc_ids = m.at("crc32c").at("ids").get<std::string>();
         shard.tok = io::MappedFile(shard.name + ".tok");
         shard.idx = io::MappedFile(shard.name + ".idx");
         shard.ids = io::MappedFile(shard.name + ".ids");
@@ -230,9 +212,9 @@ void PreparedData::verify(const std::function<void(uint64_t, uint64_t)>& progres
       const std::string* sums[] = {&shard.crc_tok, &shard.crc_idx, &shard.crc_ids};
       for (int f = 0; f < 3; ++f) {
         files[f]->advise_sequential();
-        const std::string crc = hex32(crc_of(files[f]->view()));
+        const std::string crc = io::crc_hex(io::crc32c(0, files[f]->data(), files[f]->size()));
         if (crc != *sums[f]) {
-          throw InputError(files[f]->path() + ": CRC-32 " + crc + ", the manifest says " + *sums[f] +
+          throw InputError(files[f]->path() + ": CRC-32C " + crc + ", the manifest says " + *sums[f] +
                            " (the file is damaged: prepare the data again)");
         }
         done += files[f]->size();

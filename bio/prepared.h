@@ -1,12 +1,12 @@
 #pragma once
 // Prepared data: FASTA tokenized once into memory-mapped shards, for UniRef/TrEMBL-sized training.
 //
-// A prepared folder holds, for each split (train, valid, test), shards named <split>-<NNNNN> of three
+// Format version 2. A prepared folder holds, for each split (train, valid, test), shards named <split>-<NNNNN> of three
 // files: .tok (one byte per residue: its vocabulary id, sequences back to back), .idx (a 32-byte
 // header, then for each sequence the end offsets of its residues in .tok and of its id in .ids, two
 // little-endian uint64) and .ids (ids, each followed by '\n'); and manifest.json, written last, with
-// the vocabulary version, the options, the inputs (sizes, CRC-32), counts, length histograms and
-// each shard's sizes and CRC-32. docs/data.md describes the format. Standard library only.
+// the vocabulary version, the options, the inputs (sizes, CRC-32C), counts, length histograms and
+// each shard's sizes and CRC-32C. docs/data.md describes the format. Standard library only.
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -22,7 +22,7 @@
 namespace performer::bio {
 
 constexpr std::string_view kPreparedFormat = "performer-prepared";
-constexpr int kPreparedVersion = 1;
+constexpr int kPreparedVersion = 2;  // 2: CRC-32C checksums (1 had zlib CRC-32)
 constexpr std::string_view kIndexMagic = "PRFIDX1\n";  // 8 bytes, first in every .idx
 constexpr size_t kIndexHeader = 32;                    // magic, sequences, residues, id bytes
 constexpr size_t kIndexEntry = 16;                     // residue end, id end
@@ -92,7 +92,7 @@ class PreparedData {
   // "<dir>/train-00003.idx: sequence 17" for messages.
   std::string where(Split split, uint64_t i) const;
 
-  // A full pass: CRC-32 of every file against the manifest, offsets increasing, every token a
+  // A full pass: CRC-32C of every file against the manifest, offsets increasing, every token a
   // residue id, counts and histograms as stated. progress(bytes done, bytes in all). InputError with
   // the first problem, naming the file.
   void verify(const std::function<void(uint64_t, uint64_t)>& progress = {}) const;

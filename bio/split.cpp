@@ -22,7 +22,7 @@ Split parse_split(const std::string& name) {
   throw ConfigError("unknown split '" + name + "' (train, valid or test)");
 }
 
-Split split_of(const std::string& accession, const SplitOptions& options) {
+Split split_of(std::string_view accession, const SplitOptions& options) {
   // FNV-1a over the seed's bytes then the accession, finished with a splitmix step for uniformity.
   uint64_t h = 1469598103934665603ULL;
   auto mix = [&h](unsigned char byte) { h = (h ^ byte) * 1099511628211ULL; };
@@ -36,6 +36,8 @@ Split split_of(const std::string& accession, const SplitOptions& options) {
   if (u < options.valid_fraction + options.test_fraction) return Split::test;
   return Split::train;
 }
+
+bool needs_header(const FilterOptions& options) { return options.swissprot_only || !options.taxids.empty(); }
 
 bool passes(const Header& header, int64_t length, const FilterOptions& options) {
   if (length < options.min_length) return false;

@@ -3,6 +3,7 @@
 // Standard library only (the prepared-data reader and its fuzz target use it without LibTorch).
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "bio/header.h"
@@ -21,7 +22,7 @@ struct SplitOptions {
 
 // The split of an accession: a hash of (seed, accession) alone, so a sequence never moves between
 // splits when the file grows, shrinks or is reordered.
-Split split_of(const std::string& accession, const SplitOptions& options);
+Split split_of(std::string_view accession, const SplitOptions& options);
 
 struct FilterOptions {
   int64_t min_length = 1;        // drop shorter sequences
@@ -31,5 +32,7 @@ struct FilterOptions {
 };
 
 bool passes(const Header& header, int64_t length, const FilterOptions& options);
+// Whether the filters look at the header (Swiss-Prot only, taxa), or only at the length.
+bool needs_header(const FilterOptions& options);
 
 }  // namespace performer::bio

@@ -83,9 +83,9 @@ void run_prepared_stats(const std::string& dir) {
   const io::Json& counts = m.at("counts");
   std::printf("folder             %s (prepared, %s)\n", dir.c_str(), data.vocabulary().c_str());
   for (const auto& input : m.at("inputs")) {
-    std::printf("input              %s (%s, %s, crc32 %s)\n", input.at("path").get<std::string>().c_str(),
+    std::printf("input              %s (%s, %s, crc32c %s)\n", input.at("path").get<std::string>().c_str(),
                 input.at("compression").get<std::string>().c_str(), mebibytes(input.at("bytes").get<uint64_t>()).c_str(),
-                input.at("crc32").get<std::string>().c_str());
+                input.at("crc32c").get<std::string>().c_str());
   }
   std::printf("records read       %llu (kept %llu, filtered %llu, unknown skipped %llu, empty %llu)\n",
               static_cast<unsigned long long>(counts.at("records").get<uint64_t>()),
@@ -115,7 +115,11 @@ void run_prepared_stats(const std::string& dir) {
 
 void run_stats(const DataArgs& args) {
   if (bio::is_prepared(args.file)) {
-    run_prepared_stats(args.file);
+    try {
+      run_prepared_stats(args.file);
+    } catch (const nlohmann::json::exception& e) {
+      throw InputError(args.file + "/" + std::string(bio::kManifest) + ": malformed manifest (" + e.what() + ")");
+    }
     return;
   }
   bio::FastaReader reader(args.file);
@@ -184,7 +188,7 @@ void run_prepared_check(const std::string& dir) {
     shards += data.manifest().at("splits").at(bio::to_string(s)).at("shards").size();
   }
   std::cout << dir << ": ok, " << sequences << " sequences in " << shards << " shards (" << mebibytes(total)
-            << " checked against the manifest's CRC-32)\n";
+            << " checked against the manifest's CRC-32C)\n";
 }
 
 void run_check(const DataArgs& args) {

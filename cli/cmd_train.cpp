@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -18,6 +19,7 @@
 #include "cli/options.h"
 #include "cli/progress.h"
 #include "core/checkpoint.h"
+#include "core/distributed.h"
 #include "core/errors.h"
 #include "core/trainer.h"
 #include "io/file.h"
@@ -44,6 +46,7 @@ struct TrainArgs {
   uint64_t seed = 0;
   core::TrainOptions train;
   std::vector<std::string> fasta_only_given;  // options given that only apply to FASTA --data
+  double dist_timeout = 300;  // seconds a collective waits for the other processes
 };
 
 // "90", "90s", "30m", "2h" -> seconds.
@@ -96,6 +99,14 @@ std::string event_json(const core::TrainEvent& e) {
       j = {{"event", "step"}, {"step", e.step}, {"loss", io::rounded(e.loss)}, {"lr", io::rounded(e.learning_rate, 6)},
            {"grad_norm", io::rounded(e.grad_norm, 6)}, {"tokens_per_second", io::rounded(e.tokens_per_second, 6)},
            {"tokens", e.tokens}, {"targets", e.targets}, {"seconds", io::rounded(e.seconds, 6)}};
+      if (e.world > 1) {
+        j["world"] = e.world;
+        j["allreduce_bytes"] = e.allreduce_bytes;
+        j["buckets"] = e.buckets;
+        j["early_buckets"] = e.early_buckets;
+        j["allreduce_wait_ms"] = io::rounded(e.allreduce_wait_ms, 4);
+        j["step_ms"] = io::rounded(e.step_ms, 5);
+      }
       break;
     case K::eval:
       j = {{"event", "eval"}, {"step", e.step}, {"valid_loss", io::rounded(e.eval.loss)},
@@ -228,21 +239,38 @@ void run_train(TrainArgs& a) {
   read.filter.min_length = a.min_length;
   read.filter.swissprot_only = a.swissprot_only;
   bio::ReadOptions valid_read = read;
+  // Several processes (torchrun, Slurm): one process group; each rank reads its own part of the data.
+  const core::LaunchEnvironment env = core::launch_environment();
+  std::unique_ptr<core::Communicator> communicator;
+  if (env.distributed()) {
+    if (a.train.device != "cpu") {
+      throw ConfigError("--device " + a.train.device + ": multi-process training runs on CPU (Gloo) in this build");
+    }
+    communicator = std::make_unique<core::Communicator>(env, std::chrono::milliseconds(static_cast<int64_t>(a.dist_timeout * 1000)));
+    a.train.communicator = communicator.get();
+  }
+  const int64_t rank = env.rank, world = env.world;
+  const bool main_rank = rank == 0;
+  // FASTA is read by every rank, which keeps every world-th batch (prepared folders split themselves).
+  auto strided = [rank, world](std::unique_ptr<core::BatchSource> source) -> std::unique_ptr<core::BatchSource> {
+    if (world == 1) return source;
+    return std::make_unique<core::StridedSource>(std::move(source), rank, world);
+  };
   core::BatchSourceFactory train_source, valid_source;
   // Validation from a FASTA file: all of its records.
-  auto fasta_valid = [&valid_loader, &valid_read](const std::string& path) -> core::BatchSourceFactory {
-    return [path, read = valid_read, valid_loader](int64_t) -> std::unique_ptr<core::BatchSource> {
-      return std::make_unique<bio::BatchLoader>(path, read, valid_loader, 0);
+  auto fasta_valid = [&valid_loader, &valid_read, strided](const std::string& path) -> core::BatchSourceFactory {
+    return [path, read = valid_read, valid_loader, strided](int64_t) -> std::unique_ptr<core::BatchSource> {
+      return strided(std::make_unique<bio::BatchLoader>(path, read, valid_loader, 0));
     };
   };
   // Validation from a prepared folder: its valid split (none when it is empty).
-  auto prepared_valid = [&valid_loader](std::shared_ptr<const bio::PreparedData> data) -> core::BatchSourceFactory {
+  auto prepared_valid = [&valid_loader, main_rank, rank, world](std::shared_ptr<const bio::PreparedData> data) -> core::BatchSourceFactory {
     if (data->sequences(bio::Split::valid) == 0) {
-      std::cerr << "note: " << data->path() << " has no validation sequences: no evaluation\n";
+      if (main_rank) std::cerr << "note: " << data->path() << " has no validation sequences: no evaluation\n";
       return nullptr;
     }
-    return [data, valid_loader](int64_t) -> std::unique_ptr<core::BatchSource> {
-      return std::make_unique<bio::PreparedLoader>(data, bio::Split::valid, valid_loader, 0);
+    return [data, valid_loader, rank, world](int64_t) -> std::unique_ptr<core::BatchSource> {
+      return std::make_unique<bio::PreparedLoader>(data, bio::Split::valid, valid_loader, 0, rank, world);
     };
   };
   if (bio::is_prepared(a.data)) {
@@ -252,14 +280,15 @@ void run_train(TrainArgs& a) {
     }
     auto data = std::make_shared<const bio::PreparedData>(a.data);
     if (data->sequences(bio::Split::train) == 0) throw InputError("'" + a.data + "' has no training sequences");
-    train_source = [data, loader](int64_t epoch) -> std::unique_ptr<core::BatchSource> {
-      return std::make_unique<bio::PreparedLoader>(data, bio::Split::train, loader, static_cast<uint64_t>(epoch));
+    train_source = [data, loader, rank, world](int64_t epoch) -> std::unique_ptr<core::BatchSource> {
+      return std::make_unique<bio::PreparedLoader>(data, bio::Split::train, loader, static_cast<uint64_t>(epoch), rank,
+                                                   world);
     };
     if (a.valid.empty()) valid_source = prepared_valid(data);
   } else {
     read.only = a.valid.empty() ? std::optional(bio::Split::train) : std::nullopt;
-    train_source = [data = a.data, read, loader](int64_t epoch) -> std::unique_ptr<core::BatchSource> {
-      return std::make_unique<bio::BatchLoader>(data, read, loader, static_cast<uint64_t>(epoch));
+    train_source = [data = a.data, read, loader, strided](int64_t epoch) -> std::unique_ptr<core::BatchSource> {
+      return strided(std::make_unique<bio::BatchLoader>(data, read, loader, static_cast<uint64_t>(epoch)));
     };
     if (a.valid.empty()) {  // hold out the validation split of --data
       valid_read.only = bio::Split::valid;
@@ -271,21 +300,23 @@ void run_train(TrainArgs& a) {
                                              : fasta_valid(a.valid);
   }
 
-  std::cerr << "model: " << config.preset << " preset, " << core::to_string(config.objective) << ", " << core::to_string(config.attention)
+  if (main_rank) std::cerr << "model: " << config.preset << " preset, " << core::to_string(config.objective) << ", " << core::to_string(config.attention)
             << ", " << config.layers << " layers, d " << config.d_model << ", " << config.heads << " heads, "
             << (config.activation == core::Activation::gelu ? "" : core::to_string(config.activation) + ", ")
             << (config.precision == core::Precision::fp32 ? "" : core::to_string(config.precision) + " products, ") << model->parameter_count() << " parameters; " << at::get_num_threads() << " threads, " << a.train.device
             << (a.recompute_features && core::is_favor(config.attention) ? ", features recomputed in the backward" : "")
-            << (a.train.optimizer == core::OptimizerKind::muon ? ", Muon + AdamW" : "") << "\n";
+            << (a.train.optimizer == core::OptimizerKind::muon ? ", Muon + AdamW" : "")
+            << (world > 1 ? "; " + std::to_string(world) + " processes (" + env.launcher + ", Gloo)" : std::string()) << "\n";
   core::Trainer trainer(model, a.train, train_source, valid_source);
   if (!a.resume.empty()) {
     trainer.resume(a.resume);
-    std::cerr << "resumed at step " << trainer.state().step << "\n";
+    if (main_rank) std::cerr << "resumed at step " << trainer.state().step << "\n";
   }
   // The log is opened at the first event: a run that fails before it starts leaves the old log as it was.
   std::unique_ptr<std::ofstream> log;
   TrainProgress progress(a.train.max_steps, a.train.schedule_by_time ? a.train.max_seconds : 0);
   trainer.run([&](const core::TrainEvent& e) {
+    if (!main_rank) return;  // rank 0 reports and logs for all
     progress(e);
     if (a.log.empty()) return;
     if (!log) {
@@ -399,6 +430,10 @@ void setup_train(CLI::App& sub, const GlobalOptions& global) {
   auto* swissprot = sub.add_flag("--swissprot-only", a->swissprot_only, "train on Swiss-Prot (>sp|) records only");
   sub.add_flag("--force", a->force, "replace a --log file that is not a training log");
   add_device_option(sub, a->train.device);
+  positive(sub.add_option("--dist-timeout", a->dist_timeout,
+                          "several processes: seconds to wait for the others (rendezvous and every collective) "
+                          "before ending with an error"))
+      ->capture_default_str();
   sub.callback([a, &global, fasta_only = std::vector<CLI::Option*>{unknown, valid_fraction, test_fraction, min_length, swissprot}] {
     apply_global_options(global);
     for (const CLI::Option* o : fasta_only) {

@@ -3,6 +3,7 @@
 #include <ATen/ATen.h>
 
 #include <cstdint>
+#include <memory>
 
 namespace performer::core {
 
@@ -24,6 +25,32 @@ class BatchSource {
     for (int64_t i = 0; i < batches && next(dropped); ++i) {
     }
   }
+};
+
+// Rank `rank` of `world`'s part of a source: every world-th batch, starting at its rank. skip(n)
+// passes over n batches of the whole stream (all ranks'), so a position means the same on any
+// number of ranks. For sources that cannot partition themselves (FASTA read by every rank).
+class StridedSource : public BatchSource {
+ public:
+  StridedSource(std::unique_ptr<BatchSource> inner, int64_t rank, int64_t world)
+      : inner_(std::move(inner)), rank_(rank), world_(world) {}
+  bool next(TokenBatch& batch) override {
+    while (index_ % world_ != rank_) {
+      if (!inner_->next(batch)) return false;
+      ++index_;
+    }
+    if (!inner_->next(batch)) return false;
+    ++index_;
+    return true;
+  }
+  void skip(int64_t batches) override {
+    inner_->skip(batches);
+    index_ += batches;
+  }
+
+ private:
+  std::unique_ptr<BatchSource> inner_;
+  int64_t rank_, world_, index_ = 0;
 };
 
 }  // namespace performer::core

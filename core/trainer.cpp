@@ -8,6 +8,7 @@
 
 #include "core/errors.h"
 #include "core/muon.h"
+#include "core/tokens.h"
 
 namespace performer::core {
 namespace {
@@ -17,6 +18,18 @@ constexpr double kPi = 3.14159265358979323846;
 TokenBatch to_device(const TokenBatch& b, const torch::Device& device) {
   if (device.is_cpu()) return b;
   return {b.tokens.to(device), b.targets.to(device), b.padding.to(device), b.target_count};
+}
+
+// What a rank without a batch of its own trains on at the end of an epoch, weighted 0: it still runs
+// the forward and backward, so that every rank counts the same calls (projection redraws) and
+// contributes (zero) gradients to the all-reduce.
+TokenBatch placeholder_batch() {
+  TokenBatch b;
+  b.tokens = torch::tensor({{int64_t{SpecialTokens::cls}, int64_t{SpecialTokens::count}, int64_t{SpecialTokens::eos}}});
+  b.targets = torch::tensor({{int64_t{kIgnoreIndex}, int64_t{SpecialTokens::count}, int64_t{kIgnoreIndex}}});
+  b.padding = torch::zeros({1, 3}, torch::kBool);
+  b.target_count = 0;
+  return b;
 }
 
 }  // namespace
@@ -54,6 +67,11 @@ EvalResult evaluate(ProteinLM& model, BatchSource& source, int64_t max_batches, 
   return e;
 }
 
+int64_t rank_share(int64_t max_batches, int64_t rank, int64_t world) {
+  if (max_batches <= 0) return 0;
+  return max_batches / world + (rank < max_batches % world ? 1 : 0);
+}
+
 Trainer::Trainer(ProteinLM model, TrainOptions options, BatchSourceFactory train, BatchSourceFactory valid)
     : model_(std::move(model)), options_(std::move(options)), train_(std::move(train)), valid_(std::move(valid)),
       device_(options_.device) {
@@ -62,6 +80,8 @@ Trainer::Trainer(ProteinLM model, TrainOptions options, BatchSourceFactory train
   require_config(!options_.schedule_by_time || options_.max_seconds > 0,
                  "a schedule by time needs a time limit (max_seconds)");
   model_->to(device_);
+  require_config(!distributed() || device_.is_cpu(),
+                 "multi-process training runs on CPU tensors (Gloo); this build has no NCCL for CUDA");
   // Projections are redrawn every redraw_interval optimiser steps: each step runs `accumulation`
   // training forward calls, which is what the attention modules count.
   for (const auto& block : *model_->blocks) {
@@ -109,7 +129,13 @@ void Trainer::resume(const std::string& checkpoint) {
 
 void Trainer::checkpoint(const std::function<void(const TrainEvent&)>& on_event) {
   if (options_.checkpoint.empty()) return;
-  save_checkpoint(options_.checkpoint, model_, state_, optimizer_.get());
+  if (distributed()) {
+    // Rank 0 writes; the others wait until the file is complete (a barrier after the write).
+    if (options_.communicator->rank() == 0) save_checkpoint(options_.checkpoint, model_, state_, optimizer_.get());
+    options_.communicator->barrier();
+  } else {
+    save_checkpoint(options_.checkpoint, model_, state_, optimizer_.get());
+  }
   if (on_event) {
     TrainEvent e;
     e.kind = TrainEvent::Kind::checkpoint;
@@ -127,31 +153,67 @@ TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) 
   const double seconds_before = state_.seconds;
   auto elapsed = [&] { return std::chrono::duration<double>(clock::now() - start).count(); };
 
-  // Re-open the current pass and skip what the resumed run had consumed: the sources are deterministic.
+  Communicator* comm = options_.communicator;
+  const bool dist = distributed();
+  std::unique_ptr<GradientSync> sync;
+  if (dist) {
+    // The same start everywhere: rank 0's parameters and buffers (projections, counters).
+    torch::NoGradGuard no_grad;
+    std::vector<at::Tensor> tensors;
+    for (const auto& p : model_->parameters()) tensors.push_back(p.detach());
+    for (const auto& b : model_->buffers()) tensors.push_back(b.detach());
+    comm->broadcast(tensors, 0);
+    sync = std::make_unique<GradientSync>(*comm, model_->parameters(), options_.bucket_bytes);
+  }
+
+  // Re-open the current pass and skip what the resumed run had consumed: the sources are
+  // deterministic. With several ranks the position counts the batches of all of them (the
+  // sources' global stream), so a run resumes on any number of ranks.
   std::unique_ptr<BatchSource> source = train_(state_.epoch);
   source->skip(state_.batches_in_epoch);
-  auto next_batch = [&](TokenBatch& out) {
-    while (!source->next(out)) {
+  // The next micro-batch; false when this rank has none left in an epoch that others go on with
+  // (it then trains on a placeholder weighted 0). An epoch ends for all ranks together.
+  auto next_batch = [&](TokenBatch& out) -> bool {
+    while (true) {
+      const bool have = source->next(out);
+      const bool anyone = dist ? comm->sum({have ? 1.0 : 0.0})[0] > 0 : have;
+      if (anyone) {
+        state_.batches_in_epoch += dist ? comm->world() : 1;
+        if (!have) out = placeholder_batch();
+        return have;
+      }
+      if (state_.batches_in_epoch == 0) throw InputError("the training data yields no batch");
       ++state_.epoch;
       state_.batches_in_epoch = 0;
       source = train_(state_.epoch);
-      if (!source->next(out)) throw InputError("the training data yields no batch");
-      break;
     }
-    ++state_.batches_in_epoch;
   };
 
   double loss_sum = 0;
   int64_t loss_tokens = 0, window_tokens = 0;
   double window_start = 0;
   auto emit_eval = [&] {
-    if (!valid_ || !on_event) return;
+    if (!valid_ || (!on_event && !dist)) return;
     auto valid = valid_(0);
     TrainEvent e;
     e.kind = TrainEvent::Kind::eval;
     e.step = state_.step;
     e.max_steps = options_.max_steps;
-    e.eval = evaluate(model_, *valid, options_.eval_batches, device_);
+    if (dist) {
+      // Each rank evaluates its part (its source is the rank's share); sums make one result.
+      const int64_t share = rank_share(options_.eval_batches, comm->rank(), comm->world());
+      EvalResult mine;
+      if (options_.eval_batches <= 0 || share > 0) mine = evaluate(model_, *valid, share, device_);
+      const bool any = mine.tokens > 0;
+      const auto s = comm->sum({any ? mine.loss * mine.tokens : 0.0, any ? mine.accuracy * mine.tokens : 0.0,
+                                static_cast<double>(mine.tokens)});
+      e.eval.tokens = static_cast<int64_t>(s[2]);
+      e.eval.loss = s[2] > 0 ? s[0] / s[2] : std::nan("");
+      e.eval.perplexity = std::exp(e.eval.loss);
+      e.eval.accuracy = s[2] > 0 ? s[1] / s[2] : std::nan("");
+    } else {
+      e.eval = evaluate(model_, *valid, options_.eval_batches, device_);
+    }
     e.seconds = state_.seconds;
     e.tokens = state_.tokens;
     state_.best_valid_loss = std::min(state_.best_valid_loss, e.eval.loss);
@@ -164,8 +226,11 @@ TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) 
     // By time, the limit counts the whole run (resumes included), as the schedule does.
     state_.seconds = seconds_before + elapsed();
     const double seconds = state_.seconds;
-    if (options_.max_seconds > 0 && (options_.schedule_by_time ? seconds : elapsed()) >= options_.max_seconds) break;
-    if (options_.stop_at_step > 0 && state_.step >= options_.stop_at_step) break;
+    bool stop = (options_.max_seconds > 0 && (options_.schedule_by_time ? seconds : elapsed()) >= options_.max_seconds) ||
+                (options_.stop_at_step > 0 && state_.step >= options_.stop_at_step);
+    if (dist) stop = comm->sum({stop ? 1.0 : 0.0})[0] > 0;  // clocks differ: all stop when one does
+    if (stop) break;
+    const auto step_start = clock::now();
     const double lr = learning_rate_at(options_, state_.step, seconds);
     for (auto& group : optimizer_->param_groups()) {
       static_cast<torch::optim::AdamWOptions&>(group.options()).lr(lr);
@@ -173,27 +238,54 @@ TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) 
     optimizer_->zero_grad();
     // Accumulated batches are weighted by their labelled tokens, so the step is the mean over tokens.
     std::vector<TokenBatch> micro(options_.accumulation);
+    std::vector<char> real(micro.size());
     int64_t step_tokens = 0, input_tokens = 0;  // labelled positions; non-padding positions
-    for (auto& m : micro) {
-      next_batch(m);
-      step_tokens += m.target_count;
-      input_tokens += m.padding.numel() - m.padding.sum().item<int64_t>();
+    for (size_t j = 0; j < micro.size(); ++j) {
+      real[j] = next_batch(micro[j]);
+      if (!real[j]) continue;
+      step_tokens += micro[j].target_count;
+      input_tokens += micro[j].padding.numel() - micro[j].padding.sum().item<int64_t>();
     }
+    // The step's mean is over the labelled tokens of every rank's micro-batches.
+    const double all_tokens = dist ? comm->sum({static_cast<double>(step_tokens)})[0] : static_cast<double>(step_tokens);
+    auto not_finite = [&](double value) {
+      return TrainingError("the training loss became " + std::to_string(value) + " at step " +
+                               std::to_string(state_.step + 1) +
+                               (options_.checkpoint.empty() ? std::string()
+                                                            : "; the last checkpoint, '" + options_.checkpoint +
+                                                                  "', was left as it was"),
+                           "learning_rate");
+    };
     double step_loss = 0;
-    for (auto& m : micro) {
-      TokenBatch b = to_device(m, device_);
+    bool finite = true;
+    for (size_t j = 0; j < micro.size(); ++j) {
+      TokenBatch b = to_device(micro[j], device_);
+      if (dist && j + 1 == micro.size()) sync->arm();  // the last backward of the step starts the all-reduce
       LossResult r = model_->loss(b.tokens, b.padding, b.targets);
       const double value = r.loss.item<double>();
       if (!std::isfinite(value)) {
-        throw TrainingError("the training loss became " + std::to_string(value) + " at step " +
-                            std::to_string(state_.step + 1) +
-                            (options_.checkpoint.empty() ? std::string()
-                                                         : "; the last checkpoint, '" + options_.checkpoint +
-                                                               "', was left as it was"),
-                            "learning_rate");
+        if (!dist) throw not_finite(value);
+        finite = false;  // told to every rank below, so that all stop together
+        continue;
       }
-      (r.loss * (static_cast<double>(r.targets) / std::max<int64_t>(1, step_tokens))).backward();
-      step_loss += value * r.targets;
+      const double weight = real[j] ? static_cast<double>(r.targets) / std::max(1.0, all_tokens) : 0.0;
+      (r.loss * weight).backward();
+      if (real[j]) step_loss += value * r.targets;
+    }
+    TrainEvent comm_stats;
+    if (dist) {
+      sync->finish();
+      const auto s = comm->sum({step_loss, static_cast<double>(input_tokens), finite ? 0.0 : 1.0});
+      if (s[2] > 0) throw not_finite(std::nan(""));
+      step_loss = s[0];
+      input_tokens = static_cast<int64_t>(s[1]);
+      step_tokens = static_cast<int64_t>(all_tokens);
+      const auto& st = sync->last();
+      comm_stats.world = comm->world();
+      comm_stats.allreduce_bytes = st.bytes;
+      comm_stats.buckets = st.buckets;
+      comm_stats.early_buckets = st.early_buckets;
+      comm_stats.allreduce_wait_ms = st.wait_ms;
     }
     const double grad_norm = options_.clip_norm > 0
                                  ? torch::nn::utils::clip_grad_norm_(model_->parameters(), options_.clip_norm)
@@ -219,6 +311,12 @@ TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) 
       e.tokens = state_.tokens;
       e.targets = loss_tokens;
       e.seconds = state_.seconds;
+      e.world = comm_stats.world;
+      e.allreduce_bytes = comm_stats.allreduce_bytes;
+      e.buckets = comm_stats.buckets;
+      e.early_buckets = comm_stats.early_buckets;
+      e.allreduce_wait_ms = comm_stats.allreduce_wait_ms;
+      e.step_ms = std::chrono::duration<double, std::milli>(clock::now() - step_start).count();
       on_event(e);
       loss_sum = 0;
       loss_tokens = window_tokens = 0;
@@ -230,8 +328,10 @@ TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) 
       checkpointed_at = state_.step;
     }
   }
-  if (options_.eval_every <= 0 || state_.step % options_.eval_every != 0) emit_eval();
-  if (checkpointed_at != state_.step) checkpoint(on_event);  // not twice at the same step
+  const bool final_eval = options_.eval_every <= 0 || state_.step % options_.eval_every != 0;
+  if (final_eval) emit_eval();
+  // Not twice at the same step, unless an evaluation since changed what the checkpoint holds.
+  if (checkpointed_at != state_.step || final_eval) checkpoint(on_event);
   if (on_event) {
     TrainEvent e;
     e.kind = TrainEvent::Kind::done;

@@ -9,6 +9,7 @@
 
 #include "core/batch.h"
 #include "core/checkpoint.h"
+#include "core/distributed.h"
 #include "core/model.h"
 
 namespace performer::core {
@@ -45,6 +46,11 @@ struct TrainOptions {
   std::string checkpoint;        // checkpoint path ("" for none)
   int64_t log_every = 10;        // steps between step events
   std::string device = "cpu";    // cpu or cuda
+  // Data-parallel training (core/distributed.h): every rank runs the same Trainer on its own part of
+  // the data; gradients are summed over ranks and weighted by labelled tokens, so a step equals one
+  // process's step over all ranks' batches. Not owned; null: one process.
+  Communicator* communicator = nullptr;
+  int64_t bucket_bytes = 4 << 20;  // gradient all-reduce buckets
 };
 
 struct EvalResult {
@@ -68,6 +74,12 @@ struct TrainEvent {
   double seconds = 0;           // training time so far
   EvalResult eval;              // eval events
   std::string path;             // checkpoint events
+  // Step events of a data-parallel run: what the last step's gradient all-reduce cost.
+  int64_t world = 1;
+  int64_t allreduce_bytes = 0;  // per rank and step
+  int64_t buckets = 0, early_buckets = 0;  // started during the backward, of all
+  double allreduce_wait_ms = 0;  // waited after the backward (communication not hidden)
+  double step_ms = 0;            // the step's wall time, for scale
 };
 
 using BatchSourceFactory = std::function<std::unique_ptr<BatchSource>(int64_t epoch)>;
@@ -78,6 +90,10 @@ using BatchSourceFactory = std::function<std::unique_ptr<BatchSource>(int64_t ep
 double learning_rate_at(const TrainOptions& options, int64_t step, double seconds = 0);
 
 EvalResult evaluate(ProteinLM& model, BatchSource& source, int64_t max_batches, const torch::Device& device);
+
+// The batches of a data-parallel evaluation that rank `rank` of `world` takes when the whole
+// evaluation is max_batches batches (0: all): every world-th, starting at its rank.
+int64_t rank_share(int64_t max_batches, int64_t rank, int64_t world);
 
 class Trainer {
  public:
@@ -96,6 +112,7 @@ class Trainer {
 
  private:
   void checkpoint(const std::function<void(const TrainEvent&)>& on_event);
+  bool distributed() const { return options_.communicator && options_.communicator->world() > 1; }
 
   ProteinLM model_;
   TrainOptions options_;

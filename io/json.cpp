@@ -11,7 +11,8 @@ namespace performer::io {
 Json parse_json(const std::string& text, const std::string& what) {
   try {
     return Json::parse(text);
-  } catch (const Json::parse_error& e) {
+  } catch (const Json::exception& e) {
+    // parse_error for malformed text, out_of_range for a number too large for a double (1e999).
     throw InputError(what + ": not valid JSON (" + e.what() + ")");
   }
 }

@@ -190,7 +190,7 @@ TEST(Prepared, DamagedFoldersAreOneLineErrorsNamingTheFile) {
     std::ofstream(d + "/manifest.json", std::ios::trunc) << text;
     return message([&] { PreparedData data(d); });
   };
-  EXPECT_NE(with_manifest("prepared-version", "\"version\": 1", "\"version\": 7").find("version 7"), std::string::npos);
+  EXPECT_NE(with_manifest("prepared-version", "\"version\": 2", "\"version\": 7").find("version 7"), std::string::npos);
   EXPECT_NE(with_manifest("prepared-vocab", "performer-protein-v1", "other-vocab-v9").find("other-vocab-v9"),
             std::string::npos);
   EXPECT_NE(with_manifest("prepared-junk", "{", "\x01\x02 junk").find("manifest.json"), std::string::npos);

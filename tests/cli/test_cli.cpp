@@ -699,6 +699,15 @@ TEST(CliData, PrepareCheckStatsAndTrainResumingExactlyOnPreparedData) {
   ASSERT_EQ(b.size(), 10u);
   for (int step = 1; step <= 10; ++step) EXPECT_NEAR(a.at(step), b.at(step), 1e-5) << "step " << step;
 
+  // evaluate on a split of the folder.
+  Result eval = run("--threads 1 evaluate " + (test_dir() / "straight.pt").string() + " " + dir + " --split test");
+  ASSERT_EQ(eval.code, 0) << eval.output;
+  const auto j = json_of(eval.output);
+  EXPECT_EQ(j["split"], "test");
+  const auto m = nlohmann::json::parse(read_file(dir + "/manifest.json"));
+  EXPECT_EQ(j["sequences"], m["splits"]["test"]["sequences"]);
+  EXPECT_GT(j["tokens"].get<int64_t>(), 0);
+
   // Options that only filter FASTA input are refused for a prepared folder, not ignored.
   Result filtered = run(common + "--out " + (test_dir() / "x.pt").string() + " --min-length 50");
   EXPECT_EQ(filtered.code, 1) << filtered.output;

@@ -15,9 +15,10 @@ declare -A sources=(
   [mutation]="tests/fuzz/fuzz_mutation.cpp bio/mutation.cpp bio/vocabulary.cpp"
   [header]="tests/fuzz/fuzz_header.cpp bio/header.cpp"
   [io]="tests/fuzz/fuzz_io.cpp io/file.cpp io/json.cpp io/npy.cpp io/table.cpp"
+  [prepared]="tests/fuzz/fuzz_prepared.cpp bio/prepared.cpp bio/split.cpp bio/header.cpp bio/vocabulary.cpp io/file.cpp io/json.cpp io/mapped_file.cpp io/checksum.cpp"
 )
 status=0
-for target in mutation header io; do
+for target in mutation header io prepared; do
   # shellcheck disable=SC2086
   clang++ "${flags[@]}" ${sources[$target]} -o "$out/fuzz_$target"
   mkdir -p "$out/corpus-$target"

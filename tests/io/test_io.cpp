@@ -10,7 +10,9 @@
 
 #include "core/errors.h"
 #include "core/model.h"
+#include "io/checksum.h"
 #include "io/file.h"
+#include "io/mapped_file.h"
 #include "io/json.h"
 #include "io/npy.h"
 #include "io/table.h"
@@ -148,6 +150,8 @@ TEST(Json, EscapesStringsWritesNonFiniteAsNullAndParsesStrictly) {
   EXPECT_EQ(parse_json(line, "test")["path"], "a \"quoted\"\\path\n");
   EXPECT_THROW(parse_json(line + " trailing", "test"), InputError);
   EXPECT_THROW(parse_json("{\"a\": 1", "test"), InputError);
+  // Found by fuzz_io: a number too large for a double is nlohmann's out_of_range, not a parse_error.
+  EXPECT_THROW(parse_json("[55555555555555e5555555555552]", "test"), InputError);
   EXPECT_EQ(to_line(Json{{"bad", std::string("\xff")}}), "{\"bad\":\"\xEF\xBF\xBD\"}");  // invalid UTF-8 replaced
 }
 
@@ -223,3 +227,49 @@ TEST(Npy, AShapeLargerThanTheFileIsAnErrorNotAnAllocation) {
 
 }  // namespace
 }  // namespace performer::io
+
+namespace performer {
+
+TEST(Checksum, Crc32cMatchesTheStandardCheckValuesInPiecesAndWithoutTheInstruction) {
+  // The CRC-32C check value (RFC 3720, and every CRC catalogue): "123456789" -> e3069283.
+  const std::string digits = "123456789";
+  EXPECT_EQ(io::crc32c(0, digits.data(), digits.size()), 0xE3069283u);
+  EXPECT_EQ(io::crc32c_portable(0, digits.data(), digits.size()), 0xE3069283u);
+  EXPECT_EQ(io::crc_hex(0xE3069283u), "e3069283");
+  // 32 bytes of zeros (RFC 3720, B.4): 8a9136aa.
+  const std::string zeros(32, '\0');
+  EXPECT_EQ(io::crc32c(0, zeros.data(), zeros.size()), 0x8A9136AAu);
+  // Any split into pieces gives the checksum of the whole; the two implementations agree.
+  std::string text;
+  for (int i = 0; i < 5000; ++i) text += static_cast<char>((i * 131 + i / 7) & 0xFF);
+  const uint32_t whole = io::crc32c(0, text.data(), text.size());
+  EXPECT_EQ(io::crc32c_portable(0, text.data(), text.size()), whole);
+  for (size_t cut : {size_t{1}, size_t{7}, size_t{8}, size_t{999}, size_t{4999}}) {
+    const uint32_t first = io::crc32c(0, text.data(), cut);
+    EXPECT_EQ(io::crc32c(first, text.data() + cut, text.size() - cut), whole) << cut;
+    EXPECT_EQ(io::crc32c_portable(io::crc32c_portable(0, text.data(), cut), text.data() + cut, text.size() - cut), whole);
+  }
+}
+
+TEST(MappedFile, MapsAFileReadOnlyAndNamesWhatItCannotMap) {
+  const auto dir = std::filesystem::temp_directory_path() / "performer-io-mapped";
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "bytes.bin").string();
+  std::ofstream(path, std::ios::binary) << "mapped bytes";
+  io::MappedFile file(path);
+  EXPECT_EQ(file.view(), "mapped bytes");
+  io::MappedFile moved = std::move(file);
+  EXPECT_EQ(moved.size(), 12u);
+  EXPECT_EQ(file.size(), 0u);
+  std::ofstream((dir / "empty.bin").string(), std::ios::binary);
+  EXPECT_EQ(io::MappedFile((dir / "empty.bin").string()).size(), 0u);
+  try {
+    io::MappedFile missing((dir / "missing.bin").string());
+    FAIL() << "no error";
+  } catch (const InputError& e) {
+    EXPECT_NE(std::string(e.what()).find("missing.bin"), std::string::npos);
+  }
+  EXPECT_THROW(io::MappedFile(dir.string()), InputError);  // a folder
+}
+
+}  // namespace performer
