@@ -153,6 +153,16 @@ TrainState Trainer::run(const std::function<void(const TrainEvent&)>& on_event) 
   const double seconds_before = state_.seconds;
   auto elapsed = [&] { return std::chrono::duration<double>(clock::now() - start).count(); };
 
+  // The attention modules count their training calls to place redraws at the first call of a step.
+  // A run resumed with another --accumulation (or on another number of ranks, each with its own)
+  // makes another number of calls per step: the count restarts from the step, so the redraws stay at
+  // the same steps (and draw_count, from the checkpoint, gives the same projections).
+  {
+    torch::NoGradGuard no_grad;
+    for (const auto& block : *model_->blocks) {
+      block->as<TransformerBlock>()->attention->training_calls.fill_(state_.step * options_.accumulation);
+    }
+  }
   Communicator* comm = options_.communicator;
   const bool dist = distributed();
   std::unique_ptr<GradientSync> sync;
