@@ -47,6 +47,7 @@ struct TrainArgs {
   core::TrainOptions train;
   std::vector<std::string> fasta_only_given;  // options given that only apply to FASTA --data
   double dist_timeout = 300;  // seconds a collective waits for the other processes
+  bool auto_resume = false;
 };
 
 // "90", "90s", "30m", "2h" -> seconds.
@@ -184,6 +185,12 @@ void drop_torn_last_line(const std::string& path) {
 }
 
 void run_train(TrainArgs& a) {
+  // A restarted job (torchrun --max_restarts, a requeued Slurm job) runs the same command line again:
+  // it continues from its own checkpoint when there is one.
+  if (a.auto_resume && a.resume.empty() && std::filesystem::exists(a.out)) {
+    a.resume = a.out;
+    a.init_from.clear();
+  }
   // Training reads its data more than once (every epoch and each evaluation): a pipe would be empty
   // the second time, after the training it would have cost.
   if (a.data == "-" || a.valid == "-") {
@@ -417,6 +424,9 @@ void setup_train(CLI::App& sub, const GlobalOptions& global) {
       ->capture_default_str();
   sub.add_option("--seed", a->seed, "seed of initialisation, projections, crops, masking, shuffling")->capture_default_str();
   sub.add_option("--resume", a->resume, "continue the run of this checkpoint (same data and options)");
+  sub.add_flag("--auto-resume", a->auto_resume,
+               "continue from --out if it exists, else start: for jobs that restart with the same command line "
+               "(torchrun --max_restarts, requeued Slurm jobs)");
   sub.add_option("--init-from", a->init_from,
                  "start from this checkpoint's weights with --attention (e.g. exact -> favor_softmax)");
   auto* unknown = add_unknown_option(sub, a->unknown);
