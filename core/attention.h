@@ -60,6 +60,11 @@ struct AttentionOptions {
 at::Tensor attention(const at::Tensor& q, const at::Tensor& k, const at::Tensor& v,
                      const AttentionOptions& options, const at::Tensor& key_padding_mask = {});
 
+// Exact attention without a backward computes its scores in blocks of query rows of at most this
+// many bytes (default 256 MiB), so inference on long sequences needs memory linear in L per block.
+// Returns the previous value; for tests.
+int64_t set_exact_block_bytes(int64_t bytes);
+
 // The L x L attention matrix of one (batch, head) that attention() applies implicitly: row i holds
 // the weights query i gives to every key (zeros for padded and, when causal, future keys). For the
 // viewer and tests only; it costs O(L^2). Returns [Lq, Lk] float32 (double for double input).

@@ -370,3 +370,25 @@ TEST(Attention, Bf16ProductsTrackFloatFavorAndItsGradients) {
   EXPECT_TRUE(torch::equal(attention(q.to(at::kDouble), k.to(at::kDouble), v.to(at::kDouble), o),
                            attention(q.to(at::kDouble), k.to(at::kDouble), v.to(at::kDouble), plain)));
 }
+
+TEST(Attention, ExactInferenceInBlocksOfQueriesEqualsTheWholeMatrix) {
+  // Without a backward, exact attention above the block size runs in blocks of query rows (each
+  // against the keys it may see): the same numbers, bidirectional and causal, with padding.
+  torch::manual_seed(5);
+  const int64_t b = 2, h = 3, l = 97, d = 8;
+  auto q = torch::randn({b, h, l, d}), k = torch::randn({b, h, l, d}), v = torch::randn({b, h, l, d});
+  auto padding = torch::zeros({b, l}, torch::kBool);
+  padding.index_put_({1, torch::indexing::Slice(80, torch::indexing::None)}, true);
+  torch::NoGradGuard no_grad;
+  for (bool causal : {false, true}) {
+    AttentionOptions o;
+    o.kind = AttentionKind::exact;
+    o.causal = causal;
+    const auto whole = attention(q, k, v, o, padding);
+    // 7 query rows per block (b x h x l floats a row): blocks that do not divide 97.
+    const int64_t previous = set_exact_block_bytes(b * h * l * 4 * 7);
+    const auto blocked = attention(q, k, v, o, padding);
+    set_exact_block_bytes(previous);
+    EXPECT_LT(max_abs_diff(whole, blocked), 1e-6) << (causal ? "causal" : "bidirectional");
+  }
+}
