@@ -81,11 +81,11 @@ void write_matrix_csv(const QString& path, const Matrix& m, const QStringList& r
 
 void write_similarity_csv(const QString& path, const SimilarityData& data) {
   io::Table table;
-  table.header = {"a", "b", "attention_similarity", data.reference_name.toStdString()};
-  for (int i = 0; i < data.attention.rows; ++i) {
-    for (int j = 0; j < data.attention.cols; ++j) {
+  table.header = {"a", "b", data.method.toStdString() + "_similarity", data.reference_name.toStdString()};
+  for (int i = 0; i < data.matrix.rows; ++i) {
+    for (int j = 0; j < data.matrix.cols; ++j) {
       table.rows.push_back({QString(data.order[i]).toStdString(), QString(data.order[j]).toStdString(),
-                            number(data.attention.at(i, j)), number(data.reference.at(i, j))});
+                            number(data.matrix.at(i, j)), number(data.reference.at(i, j))});
     }
   }
   table.write_csv(path.toStdString());

@@ -18,7 +18,7 @@ void save_figure(const Figure& figure, const QString& path, double scale = 1);
 void write_matrix_csv(const QString& path, const Matrix& m, const QStringList& row_labels,
                       const QStringList& col_labels);
 
-// Long format, one row per residue pair: a, b, attention_similarity, <reference name>.
+// Long format, one row per residue pair: a, b, <method>_similarity, <reference name>.
 void write_similarity_csv(const QString& path, const SimilarityData& data);
 
 }  // namespace performer::view

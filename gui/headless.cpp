@@ -35,7 +35,7 @@ void render(const ViewOptions& o) {
   if (o.render == "similarity") {
     const QString fasta = o.fasta.isEmpty() ? default_similarity_fasta() : o.fasta;
     if (fasta.isEmpty()) throw InputError("no --fasta given and datasets/uniprot_sample.fasta not found");
-    const SimilarityData data = model->similarity(fasta, o.n);
+    const SimilarityData data = model->similarity(fasta, o.n, o.method);
     compute = timer.lap();
     figure = std::make_unique<SimilarityFigure>(data);
     if (!o.csv.isEmpty()) write_similarity_csv(o.csv, data);

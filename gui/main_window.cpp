@@ -44,6 +44,7 @@ MainWindow::MainWindow(const ViewOptions& options, QWidget* parent) : QMainWindo
   attention_tab_->set_selection(options_.layers, options_.heads, options_.log_scale);
   similarity_tab_ = new SimilarityTab;
   similarity_tab_->set_source(default_similarity_fasta(), options_.n);
+  similarity_tab_->set_method(options_.method);
   tabs_ = new QTabWidget;
   tabs_->addTab(attention_tab_, "Attention");
   tabs_->addTab(similarity_tab_, "Similarity");
@@ -189,14 +190,15 @@ void MainWindow::compute_attention() {
   });
 }
 
-void MainWindow::compute_similarity(const QString& fasta, int n) {
+void MainWindow::compute_similarity(const QString& fasta, int n, const QString& method) {
   if (!model_) {
     show_error("similarity", "open a checkpoint first (File > Open checkpoint)");
     return;
   }
   auto model = model_;
-  runner_.start("similarity", "similarity", [this, model, fasta, n](const JobControl& control) -> JobRunner::Deliver {
-    auto data = std::make_shared<const SimilarityData>(model->similarity(fasta, n, control));
+  runner_.start("similarity", "similarity",
+                [this, model, fasta, n, method](const JobControl& control) -> JobRunner::Deliver {
+    auto data = std::make_shared<const SimilarityData>(model->similarity(fasta, n, method, control));
     return [this, data] { similarity_tab_->set_data(data); };
   });
 }

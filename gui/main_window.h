@@ -41,7 +41,7 @@ class MainWindow : public QMainWindow {
  private:
   void build_menus();
   void compute_attention();
-  void compute_similarity(const QString& fasta, int n);
+  void compute_similarity(const QString& fasta, int n, const QString& method);
   void paste_sequence();
   void export_figure(bool grid);
   void export_csv();

@@ -82,24 +82,44 @@ AttentionData LoadedModel::attention(const SequenceInput& sequence, const JobCon
   return data;
 }
 
-SimilarityData LoadedModel::similarity(const QString& fasta, int n, const JobControl& control) {
+SimilarityData LoadedModel::similarity(const QString& fasta, int n, const QString& method, const JobControl& control) {
   std::lock_guard lock(busy_);
   control.check();
+  bio::SimilarityOptions options;
+  options.method = core::parse_name<bio::SimilarityMethod>(method.toStdString(), "similarity method");
+  options.n = n;
+  const bool reads = bio::uses_sequences(options.method);
   const bio::ResidueSimilarity result =
-      bio::residue_similarity(impl_->checkpoint.model, fasta.toStdString(), n, "blosum62", bio::UnknownPolicy::error,
+      bio::residue_similarity(impl_->checkpoint.model, reads ? fasta.toStdString() : std::string(), options,
                               [&](int64_t used) {
         control.check();
         control.report(static_cast<int>(used), n, QString("sequence %1 of %2").arg(used).arg(n));
       });
+  // Rows and columns by residue group, so that related residues sit side by side.
+  std::vector<int64_t> index;
+  for (char c : bio::kGroupOrder) index.push_back(static_cast<int64_t>(bio::kStandardOrder.find(c)));
+  const at::Tensor by_group = torch::tensor(index, torch::kLong);
+  auto grouped = [&](const at::Tensor& m) { return to_matrix(m.index_select(0, by_group).index_select(1, by_group)); };
   SimilarityData data;
-  data.order = QString::fromLatin1(bio::kStandardOrder.data(), static_cast<qsizetype>(bio::kStandardOrder.size()));
-  data.attention = to_matrix(result.attention);
-  data.reference = to_matrix(result.reference);
+  data.method = QString::fromStdString(core::to_string(options.method));
+  data.order = QString::fromLatin1(bio::kGroupOrder.data(), static_cast<qsizetype>(bio::kGroupOrder.size()));
+  data.groups.assign(bio::kGroupSizes.begin(), bio::kGroupSizes.end());
+  data.matrix = grouped(result.model.matrix);
+  data.reference = grouped(result.reference);
   data.reference_name = QString::fromStdString(result.reference_name);
-  data.pearson = result.pearson;
-  data.spearman = result.spearman;
+  data.pearson = result.model.pearson;
+  data.spearman = result.model.spearman;
+  if (result.untrained) data.untrained = {result.untrained->pearson, result.untrained->spearman};
+  if (result.shuffled) data.shuffled = {result.shuffled->pearson, result.shuffled->spearman};
+  if (!result.heads.empty()) {
+    const bool per_head = options.method == bio::SimilarityMethod::attention;
+    data.heads = Matrix(layers(), per_head ? heads() : 1, std::nanf(""));
+    for (const bio::HeadScore& h : result.heads) {
+      if (per_head == (h.head >= 0)) data.heads.at(static_cast<int>(h.layer), per_head ? static_cast<int>(h.head) : 0) = static_cast<float>(h.pearson);
+    }
+  }
   data.sequences = static_cast<int>(result.sequences);
-  data.source = fasta;
+  data.source = reads ? fasta : QString();
   data.model = description();
   return data;
 }

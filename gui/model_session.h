@@ -33,9 +33,12 @@ class LoadedModel {
   // columns of the framed row are dropped). InputError for a character that is not a residue.
   AttentionData attention(const SequenceInput& sequence, const JobControl& control = {});
 
-  // The 20 x 20 residue similarity from attention over the first n sequences of a FASTA file, against
-  // BLOSUM62 in the same order, with their off-diagonal correlations.
-  SimilarityData similarity(const QString& fasta, int n, const JobControl& control = {});
+  // The 20 x 20 residue similarity by `method` (attention, attention-profile, substitution, embedding:
+  // bio/similarity.h) over the first n sequences of a FASTA file, against BLOSUM62 in the same order
+  // (residue groups), with their off-diagonal correlations, both controls and, for the attention
+  // methods, the correlation of each head. ConfigError for an unknown method.
+  SimilarityData similarity(const QString& fasta, int n, const QString& method = "attention",
+                            const JobControl& control = {});
 
  private:
   struct Impl;

@@ -27,14 +27,16 @@ bool parse_options(const QStringList& arguments, ViewOptions& o, QString& error)
   const QCommandLineOption head("head", "head of the head view", "N", QString::number(o.head));
   const QCommandLineOption n("n", QString("similarity: first N sequences of --fasta (default %1)").arg(o.n), "N",
                            QString::number(o.n));
+  const QCommandLineOption method("method", "similarity: attention, attention-profile, substitution or embedding",
+                                  "name", o.method);
   const QCommandLineOption log_scale("log-scale", "colour by log10 of the weight");
   const QCommandLineOption scale("scale", "PNG pixels per figure unit: 1 (default), 2 for print", "x",
                                QString::number(o.scale));
   const QCommandLineOption timing("timing", "print load, compute and drawing times to stderr");
   const QCommandLineOption screenshot("screenshot", "window: save it as this PNG once the grid is shown, then quit",
                                       "file");
-  p.addOptions({fasta, record, sequence, render, out, csv, layers, heads, layer, head, n, log_scale, scale, timing,
-                screenshot});
+  p.addOptions({fasta, record, sequence, render, out, csv, layers, heads, layer, head, n, method, log_scale, scale,
+                timing, screenshot});
   if (!p.parse(arguments)) {
     error = p.errorText();
     return false;
@@ -56,6 +58,7 @@ bool parse_options(const QStringList& arguments, ViewOptions& o, QString& error)
   o.csv = p.value(csv);
   o.layers = p.value(layers);
   o.heads = p.value(heads);
+  o.method = p.value(method);
   o.log_scale = p.isSet(log_scale);
   o.timing = p.isSet(timing);
   o.screenshot = p.value(screenshot);
@@ -67,6 +70,8 @@ bool parse_options(const QStringList& arguments, ViewOptions& o, QString& error)
   if (!ok_layer || !ok_head) error = "--layer and --head take whole numbers";
   else if (!ok_n || o.n < 1) error = "--n takes a positive whole number";
   else if (!ok_scale || o.scale <= 0 || o.scale > 8) error = "--scale takes a number in (0, 8]";
+  else if (!QStringList({"attention", "attention-profile", "substitution", "embedding"}).contains(o.method))
+    error = "--method takes attention, attention-profile, substitution or embedding, not '" + o.method + "'";
   else if (!o.render.isEmpty() && o.render != "grid" && o.render != "head" && o.render != "similarity")
     error = "--render takes grid, head or similarity, not '" + o.render + "'";
   else if (!o.render.isEmpty() && (o.model.isEmpty() || o.out.isEmpty()))

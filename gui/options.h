@@ -2,7 +2,7 @@
 // The command line of performer-view, for the window and the headless renderer alike:
 //   performer-view [MODEL] [--fasta FILE] [--record ID] [--sequence TEXT]
 //                  [--render grid|head|similarity --out FILE.png|.svg] [--layer N --head N]
-//                  [--layers LIST] [--heads LIST] [--n N] [--csv FILE] [--log-scale] [--scale X]
+//                  [--layers LIST] [--heads LIST] [--n N] [--method M] [--csv FILE] [--log-scale] [--scale X]
 //                  [--timing] [--screenshot FILE.png]
 #include <QString>
 #include <QStringList>
@@ -22,6 +22,7 @@ struct ViewOptions {
   int layer = 0;             // head view
   int head = 0;
   int n = 100;               // similarity: first n sequences of --fasta
+  QString method = "attention";  // similarity: attention, attention-profile, substitution or embedding
   bool log_scale = false;    // colour by log10 of the weight
   double scale = 1;          // PNG pixels per figure unit (2 for print)
   bool timing = false;       // print how long loading, computing and drawing took (stderr)

@@ -3,6 +3,7 @@
 // read-only (std::shared_ptr<const ...>) by figures, widgets and exporters.
 #include <QString>
 
+#include <cmath>
 #include <vector>
 
 #include "gui/matrix.h"
@@ -21,13 +22,24 @@ struct AttentionData {
   int length() const { return static_cast<int>(residues.size()); }
 };
 
+// A control's correlation with the reference (NaN: not computed).
+struct SimilarityControl {
+  double pearson = std::nan("");
+  double spearman = std::nan("");
+};
+
 struct SimilarityData {
-  QString order;             // residue letters of rows and columns (the 20 standard amino acids)
-  Matrix attention;          // [20, 20] log2 attention share over key share, symmetrised
+  QString method = "attention";  // attention, attention-profile, substitution or embedding (bio/similarity.h)
+  QString order;             // residue letters of rows and columns, by residue group
+  std::vector<int> groups;   // sizes of the residue groups along `order` (lines between them); may be empty
+  Matrix matrix;             // [20, 20] the model's similarity by `method`, symmetric
   Matrix reference;          // [20, 20] substitution scores in the same order
   QString reference_name;    // "blosum62"
   double pearson = 0;        // off-diagonal entries of the two matrices
   double spearman = 0;
+  SimilarityControl untrained;  // the same method on the untrained model of the same config
+  SimilarityControl shuffled;   // ... on the sequences with their residues shuffled
+  Matrix heads;              // Pearson of each [layer, head] (attention) or [layer, 1] (attention-profile); may be empty
   int sequences = 0;         // sequences averaged over
   QString source;            // the FASTA file they came from
   QString model;

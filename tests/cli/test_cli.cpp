@@ -456,6 +456,44 @@ TEST(CliModel, VariantsScoreMutationsAndNameTheBadRow) {
   EXPECT_NE(col.output.find("has no column 'mutant'"), std::string::npos);
 }
 
+TEST(CliModel, VariantsScanScoresEverySingleMutant) {
+  const std::string wt = write("bpt1.fasta", kBpt1);
+  for (const char* objective : {"mlm", "ar"}) {
+    const std::string model = tiny_checkpoint(objective);
+    const std::string out = (test_dir() / (std::string("scan-") + objective + ".tsv")).string();
+    Result r = run("--threads 1 variants " + model + " --sequence " + wt + " --scan --out " + out);
+    ASSERT_EQ(r.code, 0) << r.output;
+    const std::string table = read_file(out);
+    EXPECT_EQ(std::count(table.begin(), table.end(), '\n'), 1 + 19 * 100);  // header + 19 x L
+    EXPECT_NE(table.find("\n1\tM1A\t"), std::string::npos) << table.substr(0, 200);
+    EXPECT_NE(table.find("\n1900\tL100Y\t"), std::string::npos);  // BPT1's residue 100 is L
+    EXPECT_EQ(table.find("\tM1M\t"), std::string::npos);  // no wild-type rows
+    // The same mutants scored one by one from a mutations file.
+    Result one = run("--threads 1 variants " + model + " --sequence " + wt + " --mutations " +
+                     write("single.csv", "mutant\nK2R\nP48G\n"));
+    ASSERT_EQ(one.code, 0) << one.output;
+    for (const char* mutant : {"K2R", "P48G"}) {
+      auto cells_of = [&](const std::string& text) {
+        const size_t at = text.find(std::string("\t") + mutant + "\t");
+        return text.substr(at + std::strlen(mutant) + 2, text.find('\n', at) - at - std::strlen(mutant) - 2);
+      };
+      const std::string a = cells_of(table), b = cells_of(one.output);
+      std::istringstream sa(a), sb(b);
+      double x = 0, y = 0;
+      while (sa >> x && sb >> y) EXPECT_NEAR(x, y, 1e-4) << objective << " " << mutant << ": " << a << " | " << b;
+    }
+  }
+  const std::string model = tiny_checkpoint("mlm");
+  Result both = run("--threads 1 variants " + model + " --sequence " + wt + " --scan --mutations x.csv");
+  EXPECT_EQ(both.code, 2) << both.output;
+  Result neither = run("--threads 1 variants " + model + " --sequence " + wt);
+  EXPECT_EQ(neither.code, 1) << neither.output;
+  EXPECT_NE(neither.output.find("error: give --mutations FILE, or --scan"), std::string::npos) << neither.output;
+  Result x = run("--threads 1 variants " + model + " --sequence " + write("x.fasta", ">x\nMKXA\n") + " --scan");
+  EXPECT_EQ(x.code, 1) << x.output;
+  EXPECT_NE(x.output.find("residue 3 is X, not one of the 20 standard amino acids"), std::string::npos) << x.output;
+}
+
 TEST(CliModel, EmbedAndAttentionWriteNpyArraysWithTheRightShapes) {
   const std::string model = tiny_checkpoint("mlm");
   const auto out = test_dir() / "emb";
@@ -496,6 +534,62 @@ TEST(CliModel, SimilarityWritesA20x20MatrixAndComparesWithBlosum) {
   const std::string csv = read_file(out);
   EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 21);
   EXPECT_EQ(csv.rfind("residue,A,C,D,E,F,G,H,I,K,L,M,N,P,Q,R,S,T,V,W,Y\n", 0), 0u) << csv.substr(0, 80);
+}
+
+TEST(CliModel, SimilarityMethodsControlsAndPerHeadTables) {
+  const std::string model = tiny_checkpoint("mlm");  // 2 layers x 4 heads
+  const std::string fasta = write("methods.fasta", protein_fasta(12));
+  const std::string out = (test_dir() / "m.csv").string();
+  for (const char* method : {"attention", "attention-profile", "substitution"}) {
+    Result r = run(std::string("--threads 1 similarity ") + model + " " + fasta + " --method " + method + " --out " + out);
+    ASSERT_EQ(r.code, 0) << r.output;
+    EXPECT_NE(r.output.find(std::string("similarity by ") + method + " over 12 sequences"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("control, the untrained model: Pearson "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("control, shuffled residues: Pearson "), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("pair  rank  untrained  shuffled  blosum62"), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find("D-E "), std::string::npos);
+    EXPECT_NE(r.output.find(std::string(method) + "_similarity"), std::string::npos);
+    const std::string csv = read_file(out);
+    EXPECT_EQ(std::count(csv.begin(), csv.end(), '\n'), 21);
+  }
+  Result heads = run("--threads 1 similarity " + model + " " + fasta + " --per-head --no-controls --out " + out);
+  ASSERT_EQ(heads.code, 0) << heads.output;
+  EXPECT_EQ(heads.output.find("control,"), std::string::npos) << heads.output;
+  EXPECT_NE(heads.output.find("layer  head  pearson  spearman"), std::string::npos) << heads.output;
+  EXPECT_NE(heads.output.find("    1  all  "), std::string::npos) << heads.output;
+  EXPECT_NE(heads.output.find("    1     3  "), std::string::npos) << heads.output;
+  Result embedding = run("--threads 1 similarity " + model + " --method embedding --out " + out);
+  ASSERT_EQ(embedding.code, 0) << embedding.output;
+  EXPECT_NE(embedding.output.find("control, the untrained model"), std::string::npos) << embedding.output;
+  EXPECT_EQ(embedding.output.find("shuffled"), std::string::npos) << embedding.output;
+  Result near = run("--threads 1 similarity " + model + " " + fasta + " --exclude-near 2 --min-attention 0.05 --layers 1 "
+                    "--heads 0,2 --no-controls --out " + out);
+  EXPECT_EQ(near.code, 0) << near.output;
+}
+
+TEST(CliModel, SimilarityOptionsThatDoNotFitTheMethodAreOneLineErrors) {
+  const std::string model = tiny_checkpoint("mlm");
+  const std::string fasta = write("bad-sim.fasta", protein_fasta(3));
+  const std::string out = (test_dir() / "never.csv").string();
+  std::filesystem::remove(out);
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {" " + fasta + " --method embedding", "error: the embedding method reads no sequences"},
+      {" --method substitution", "error: the substitution method needs a FASTA file"},
+      {" " + fasta + " --method substitution --per-head", "error: --per-head applies to the attention methods"},
+      {" " + fasta + " --method substitution --exclude-near 2", "apply to the attention methods only"},
+      {" " + fasta + " --layers 5", "error: layer 5 does not exist (the model has 2: 0..1)"},
+      {" " + fasta + " --heads 4", "error: head 4 does not exist"},
+      {" " + fasta + " --method attention-profile --layers 0 --heads 1,2", "needs 3 or more (2 chosen)"},
+  };
+  for (const auto& [args, message] : cases) {
+    Result r = run("--threads 1 similarity " + model + args + " --out " + out);
+    EXPECT_EQ(r.code, 1) << args << "\n" << r.output;
+    EXPECT_NE(r.output.find(message), std::string::npos) << args << "\n" << r.output;
+    EXPECT_EQ(std::count(r.output.begin(), r.output.end(), '\n'), 1) << r.output;
+    EXPECT_FALSE(std::filesystem::exists(out)) << args;
+  }
+  Result usage = run("--threads 1 similarity " + model + " " + fasta + " --method telepathy --out " + out);
+  EXPECT_EQ(usage.code, 2) << usage.output;
 }
 
 TEST(CliModel, EvaluatePrintsLossPerplexityAndAccuracy) {

@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <torch/torch.h>
 
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -93,6 +94,31 @@ TEST(Analysis, VariantScoresFollowTheirDefinitions) {
               score_autoregressive(ar, mutant).log_likelihood - score_autoregressive(ar, kResidues).log_likelihood, 1e-6);
 }
 
+TEST(Analysis, ScansEqualScoringEachSingleMutantAlone) {
+  // A deep-mutational scan is every single substitution: each entry must equal the one-mutant score.
+  std::vector<int64_t> tokens;
+  for (int64_t t = 5; t < 25; ++t) tokens.push_back(t);
+  const std::vector<int64_t> residues(kResidues.begin(), kResidues.begin() + 11);  // 11 x 20 entries
+  for (AttentionKind kind : {AttentionKind::exact, AttentionKind::favor_relu}) {
+    ProteinLM mlm = tiny_model("mlm", kind);
+    const at::Tensor wt = wildtype_marginal_scan(mlm, residues, tokens);
+    const at::Tensor masked = masked_marginal_scan(mlm, residues, tokens, 4);  // 11 = 4 + 4 + 3
+    ASSERT_EQ(masked.sizes(), (std::vector<int64_t>{11, 20}));
+    EXPECT_TRUE(masked_marginal_scan(mlm, residues, tokens, 32).allclose(masked, 1e-9, 1e-6));
+    ProteinLM ar = tiny_model("ar", kind);
+    const at::Tensor ratio = log_likelihood_ratio_scan(ar, residues, tokens, 7);
+    for (int64_t i = 0; i < 11; ++i)
+      for (int64_t t = 0; t < 20; ++t) {
+        const std::vector<Substitution> one = {{i, residues[i], tokens[t]}};
+        EXPECT_NEAR(wt[i][t].item<double>(), wildtype_marginal(mlm, residues, one), 1e-5) << i << " " << t;
+        EXPECT_NEAR(masked[i][t].item<double>(), masked_marginal(mlm, residues, one), 1e-5) << i << " " << t;
+        EXPECT_NEAR(ratio[i][t].item<double>(), log_likelihood_ratio(ar, residues, one), 1e-4) << i << " " << t;
+      }
+    EXPECT_THROW(masked_marginal_scan(ar, residues, tokens), ConfigError);
+    EXPECT_THROW(log_likelihood_ratio_scan(mlm, residues, tokens), ConfigError);
+  }
+}
+
 TEST(Analysis, AttentionMapsAreRowStochasticAndCausalWhenTheModelIs) {
   for (const char* objective : {"mlm", "ar"}) {
     ProteinLM model = tiny_model(objective, AttentionKind::favor_softmax);
@@ -111,28 +137,164 @@ TEST(Analysis, AttentionMapsAreRowStochasticAndCausalWhenTheModelIs) {
   }
 }
 
-TEST(Analysis, TypeAttentionWithoutLxLEqualsTheExplicitMaps) {
-  // The one-hot-values computation must equal summing the materialised maps by residue type.
-  for (AttentionKind kind : {AttentionKind::exact, AttentionKind::favor_softmax}) {
-    ProteinLM model = tiny_model("mlm", kind);
-    std::vector<int64_t> row = {1};
-    row.insert(row.end(), kResidues.begin(), kResidues.end());
-    row.push_back(2);
-    std::vector<int64_t> types = {-1};
-    for (int64_t t : kResidues) types.push_back(t - 5);  // ids 5..24 -> types 0..19
-    types.push_back(-1);
-    at::Tensor mass = at::zeros({20, 20}, at::kDouble), counts = at::zeros({20}, at::kDouble);
-    accumulate_type_attention(model, row, types, 20, mass, counts);
-    at::Tensor maps = attention_maps(model, row).to(at::kDouble).sum(std::vector<int64_t>{0, 1});  // [L, L]
-    at::Tensor explicit_mass = at::zeros({20, 20}, at::kDouble);
-    for (size_t i = 0; i < row.size(); ++i)
-      for (size_t j = 0; j < row.size(); ++j)
-        if (types[i] >= 0 && types[j] >= 0) explicit_mass[types[i]][types[j]] += maps[i][j];
-    EXPECT_LT(test::max_abs_diff(mass, explicit_mass), 1e-4) << to_string(kind);
-    EXPECT_EQ(counts.sum().item<double>(), 16.0);
-    at::Tensor similarity = similarity_from_mass(mass + 1e-3, counts + 1);
-    EXPECT_LT(test::max_abs_diff(similarity, similarity.t()), 1e-9);
+// The explicit mass per (layer, head) from materialised maps [layers, heads, L, L], counting only the
+// pairs keep(i, j) accepts and weights >= min_weight.
+at::Tensor explicit_type_mass(const at::Tensor& maps, const std::vector<int64_t>& types, int64_t near, double min_weight) {
+  at::Tensor m = maps.to(at::kDouble);
+  at::Tensor out = at::zeros({m.size(0), m.size(1), 20, 20}, at::kDouble);
+  for (int64_t l = 0; l < m.size(0); ++l)
+    for (int64_t h = 0; h < m.size(1); ++h)
+      for (size_t i = 0; i < types.size(); ++i)
+        for (size_t j = 0; j < types.size(); ++j) {
+          const double w = m[l][h][i][j].item<double>();
+          const int64_t distance = std::abs(static_cast<int64_t>(i) - static_cast<int64_t>(j));
+          if (types[i] < 0 || types[j] < 0 || distance <= near || w < min_weight) continue;
+          out[l][h][types[i]][types[j]] += w;
+        }
+  return out;
+}
+
+TEST(Analysis, TypeAttentionWithoutLxLEqualsTheExplicitMapsForEveryHead) {
+  // The one-hot-values computation must equal summing the materialised maps by residue type, head by
+  // head; leaving out near pairs or small weights (the per-weight path) must equal the same filter on
+  // the maps.
+  for (const char* objective : {"mlm", "ar"}) {
+    for (AttentionKind kind : {AttentionKind::exact, AttentionKind::favor_softmax, AttentionKind::favor_relu}) {
+      ProteinLM model = tiny_model(objective, kind);
+      std::vector<int64_t> row = {1};
+      row.insert(row.end(), kResidues.begin(), kResidues.end());
+      row.push_back(2);
+      std::vector<int64_t> types = {-1};
+      for (int64_t t : kResidues) types.push_back(t - 5);  // ids 5..24 -> types 0..19
+      types.push_back(-1);
+      const at::Tensor maps = attention_maps(model, row);  // [2, 4, 18, 18]
+      const std::string what = std::string(objective) + " " + to_string(kind);
+      at::Tensor mass = at::zeros({2, 4, 20, 20}, at::kDouble), counts = at::zeros({20}, at::kDouble);
+      accumulate_type_attention(model, row, types, 20, mass, counts);
+      EXPECT_LT(test::max_abs_diff(mass, explicit_type_mass(maps, types, -1, 0)), 1e-4) << what;
+      EXPECT_EQ(counts.sum().item<double>(), 16.0);
+      EXPECT_EQ(counts[9].item<double>(), 5.0);  // L (id 14) five times
+      for (auto [near, min_weight] : {std::pair<int64_t, double>{0, 0.0}, {2, 0.0}, {-1, 0.08}, {1, 0.05}}) {
+        at::Tensor filtered = at::zeros({2, 4, 20, 20}, at::kDouble), c2 = at::zeros({20}, at::kDouble);
+        accumulate_type_attention(model, row, types, 20, filtered, c2, TypeAttentionOptions{near, min_weight});
+        const at::Tensor want = explicit_type_mass(maps, types, near, min_weight);
+        EXPECT_LT(test::max_abs_diff(filtered, want), 1e-4) << what << " near " << near << " min " << min_weight;
+        EXPECT_LT(filtered.sum().item<double>(), mass.sum().item<double>() - 0.1) << what;  // something was left out
+      }
+      at::Tensor similarity = similarity_from_mass(mass.sum(std::vector<int64_t>{0, 1}) + 1e-3, counts + 1);
+      EXPECT_LT(test::max_abs_diff(similarity, similarity.t()), 1e-9);
+    }
   }
+}
+
+TEST(Analysis, ProfileSimilarityCorrelatesTheShareOfEachTypeAcrossHeads) {
+  // Four heads, three key types; the mass of each head over key types (query types do not matter: the
+  // profile sums over them). Shares per head: type 0 and type 1 rise together, type 2 falls.
+  const std::vector<std::array<double, 3>> to_type = {{1, 2, 7}, {2, 3, 5}, {3, 4, 3}, {4, 6, 0}};  // totals 10, 10, 10, 10
+  at::Tensor mass = at::zeros({5, 3, 3}, at::kDouble);  // head 4 gives no attention at all: left out
+  for (int h = 0; h < 4; ++h)
+    for (int t = 0; t < 3; ++t) {
+      mass[h][0][t] = to_type[h][t] * 0.25;  // spread over two query types
+      mass[h][2][t] = to_type[h][t] * 0.75;
+    }
+  at::Tensor s = profile_similarity(mass);
+  // Shares (0.1, 0.2, 0.3, 0.4), (0.2, 0.3, 0.4, 0.6), (0.7, 0.5, 0.3, 0.0): by hand,
+  // r(0, 1) = 0.98270763, r(0, 2) = -0.99437671, r(1, 2) = -0.99679058 (Python's statistics.correlation).
+  EXPECT_NEAR(s[0][1].item<double>(), 0.98270763, 1e-7);
+  EXPECT_NEAR(s[0][2].item<double>(), -0.99437671, 1e-7);
+  EXPECT_NEAR(s[1][2].item<double>(), -0.99679058, 1e-7);
+  EXPECT_LT(test::max_abs_diff(s, s.t()), 1e-12);
+  EXPECT_NEAR(s[1][1].item<double>(), 1.0, 1e-12);
+  // Heads scaled by any factor (more sequences, longer ones) give the same profile.
+  at::Tensor scaled = mass.clone();
+  scaled[1] *= 7;
+  EXPECT_LT(test::max_abs_diff(profile_similarity(scaled), s), 1e-12);
+  // Two heads cannot be correlated.
+  EXPECT_TRUE(std::isnan(profile_similarity(mass.narrow(0, 0, 2))[0][1].item<double>()));
+}
+
+TEST(Analysis, SubstitutionLogOddsByHand) {
+  // Two types; at positions of type 0 the model gave (0.6, 0.4) on average over 2 positions; at type 1
+  // (0.3, 0.7) over 6. Background (0.25, 0.75): log2(p / background), then symmetrised.
+  at::Tensor sums = at::tensor({1.2, 0.8, 1.8, 4.2}, at::kDouble).view({2, 2});
+  at::Tensor counts = at::tensor({2.0, 6.0}, at::kDouble);
+  at::Tensor s = similarity_from_substitution(sums, counts);
+  EXPECT_NEAR(s[0][0].item<double>(), std::log2(0.6 / 0.25), 1e-12);
+  EXPECT_NEAR(s[1][1].item<double>(), std::log2(0.7 / 0.75), 1e-12);
+  const double off = 0.5 * (std::log2(0.4 / 0.75) + std::log2(0.3 / 0.25));
+  EXPECT_NEAR(s[0][1].item<double>(), off, 1e-12);
+  EXPECT_NEAR(s[1][0].item<double>(), off, 1e-12);
+}
+
+TEST(Analysis, SubstitutionSumsArePredictionsAtTheTrueResidues) {
+  std::vector<int64_t> types, type_tokens;
+  for (int64_t t : kResidues) types.push_back(t - 5);
+  for (int64_t t = 5; t < 25; ++t) type_tokens.push_back(t);
+  torch::NoGradGuard no_grad;
+  {  // ar: every residue, predicted from the residues before it
+    ProteinLM model = tiny_model("ar", AttentionKind::favor_relu);
+    at::Tensor sums = at::zeros({20, 20}, at::kDouble), counts = at::zeros({20}, at::kDouble);
+    accumulate_substitution(model, kResidues, types, type_tokens, sums, counts, 7);
+    std::vector<int64_t> input = {1};
+    input.insert(input.end(), kResidues.begin(), kResidues.end());
+    at::Tensor logits = model->forward(torch::tensor(input).unsqueeze(0))[0].to(at::kDouble);
+    at::Tensor want = at::zeros({20, 20}, at::kDouble);
+    for (size_t i = 0; i < kResidues.size(); ++i) want[types[i]] += at::softmax(logits[i].narrow(0, 5, 20), 0);
+    EXPECT_LT(test::max_abs_diff(sums, want), 1e-5);
+    EXPECT_EQ(counts.sum().item<double>(), 16.0);
+    EXPECT_LT(test::max_abs_diff(sums.sum(1), counts), 1e-9);  // each prediction is a distribution
+  }
+  {  // mlm: the masked positions depend on the seed only; each is predicted with all of them masked
+    ProteinLM model = tiny_model("mlm", AttentionKind::favor_relu);
+    at::Tensor a = at::zeros({20, 20}, at::kDouble), ca = at::zeros({20}, at::kDouble);
+    at::Tensor b = at::zeros({20, 20}, at::kDouble), cb = at::zeros({20}, at::kDouble);
+    accumulate_substitution(model, kResidues, types, type_tokens, a, ca, 11, 0.5);
+    accumulate_substitution(model, kResidues, types, type_tokens, b, cb, 11, 0.5);
+    EXPECT_TRUE(a.equal(b));
+    EXPECT_GE(ca.sum().item<double>(), 1.0);
+    EXPECT_LT(test::max_abs_diff(a.sum(1), ca), 1e-9);
+    // Everything masked (fraction 1): row i of the forward over an all-mask sequence.
+    at::Tensor all = at::zeros({20, 20}, at::kDouble), call = at::zeros({20}, at::kDouble);
+    accumulate_substitution(model, kResidues, types, type_tokens, all, call, 3, 1.0);
+    std::vector<int64_t> masked(kResidues.size() + 2, 3);
+    masked.front() = 1;
+    masked.back() = 2;
+    at::Tensor logits = model->forward(torch::tensor(masked).unsqueeze(0))[0].to(at::kDouble);
+    at::Tensor want = at::zeros({20, 20}, at::kDouble);
+    for (size_t i = 0; i < kResidues.size(); ++i) want[types[i]] += at::softmax(logits[i + 1].narrow(0, 5, 20), 0);
+    EXPECT_LT(test::max_abs_diff(all, want), 1e-5);
+    EXPECT_EQ(call.sum().item<double>(), 16.0);
+  }
+}
+
+TEST(Analysis, EmbeddingSimilarityIsTheCosineOfCentredEmbeddings) {
+  ProteinLM model = tiny_model("mlm", AttentionKind::exact);
+  {
+    torch::NoGradGuard no_grad;
+    model->embedding->weight.narrow(0, 5, 3).zero_();
+    model->embedding->weight[5][0] = 1;   // (1, 0)
+    model->embedding->weight[6][0] = -1;  // (-1, 0)
+    model->embedding->weight[7][1] = 1;   // (0, 1)
+  }
+  // Centred: (1, -1/3), (-1, -1/3), (0, 2/3): cos 01 = (-8/9) / (10/9) = -0.8, cos 02 = -1/sqrt(10).
+  at::Tensor s = embedding_similarity(model, {5, 6, 7});
+  EXPECT_NEAR(s[0][1].item<double>(), -0.8, 1e-6);
+  EXPECT_NEAR(s[0][2].item<double>(), -1 / std::sqrt(10.0), 1e-6);
+  EXPECT_NEAR(s[1][2].item<double>(), -1 / std::sqrt(10.0), 1e-6);
+  EXPECT_NEAR(s[2][2].item<double>(), 1.0, 1e-6);
+}
+
+TEST(Analysis, PairRanksCountLargerPairs) {
+  // Pairs: (0,1) 5, (0,2) 9, (0,3) 5, (1,2) nan, (1,3) 1, (2,3) 7.
+  const double nan = std::nan("");
+  at::Tensor m = at::tensor(std::vector<double>{0, 5, 9, 5, 5, 0, nan, 1, 9, nan, 0, 7, 5, 1, 7, 0}, at::kDouble).view({4, 4});
+  EXPECT_EQ(pair_rank(m, 0, 2), 1);
+  EXPECT_EQ(pair_rank(m, 3, 2), 2);
+  EXPECT_EQ(pair_rank(m, 0, 1), 3);  // ties share the best rank
+  EXPECT_EQ(pair_rank(m, 3, 0), 3);
+  EXPECT_EQ(pair_rank(m, 1, 3), 5);
+  EXPECT_EQ(pair_rank(m, 1, 2), 6);  // not finite: last
+  EXPECT_THROW(pair_rank(m, 1, 1), ConfigError);
 }
 
 TEST(Analysis, OffDiagonalCorrelations) {

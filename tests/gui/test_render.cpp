@@ -213,7 +213,7 @@ void RenderTests::csv_round_trips_numbers() {
 
   SimilarityData s;
   s.order = "ACD";
-  s.attention = Matrix(3, 3, {0.1f, 0.2f, 0.3f, 0.2f, 0.5f, 0.6f, 0.3f, 0.6f, 0.9f});
+  s.matrix = Matrix(3, 3, {0.1f, 0.2f, 0.3f, 0.2f, 0.5f, 0.6f, 0.3f, 0.6f, 0.9f});
   s.reference = Matrix(3, 3, {4, 0, -2, 0, 9, -3, -2, -3, 6});
   s.reference_name = "blosum62";
   write_similarity_csv(dir.filePath("similarity.csv"), s);
@@ -264,10 +264,10 @@ void RenderTests::exports_to_bad_places_are_errors() {
 void RenderTests::similarity_figure_draws_both_matrices() {
   SimilarityData s;
   s.order = "ACDEFGHIKLMNPQRSTVWY";
-  s.attention = Matrix(20, 20);
+  s.matrix = Matrix(20, 20);
   s.reference = Matrix(20, 20);
   for (int i = 0; i < 20; ++i) {
-    s.attention.at(i, i) = 1;
+    s.matrix.at(i, i) = 1;
     s.reference.at(i, i) = 5;
   }
   s.reference_name = "blosum62";
@@ -286,6 +286,32 @@ void RenderTests::similarity_figure_draws_both_matrices() {
     for (int x = 0; x < image.width(); ++x) yellow += image.pixel(x, y) == viridis(1.0);
   QVERIFY(yellow > 2 * 20 * 50);
   QVERIFY(SimilarityFigure::correlation_text(s).contains("Pearson r = 0.500"));
+  QVERIFY(!SimilarityFigure::correlation_text(s).contains("controls"));  // none computed
+  s.untrained.pearson = 0.02;
+  s.untrained.spearman = 0.01;
+  QVERIFY(SimilarityFigure::correlation_text(s).contains("controls: untrained model r = 0.020, ρ = 0.010"));
+
+  // Group lines are white across both plots; each head's correlation is a cell of its own, here
+  // all r = 1 (yellow): more yellow than the two plots alone.
+  auto count = [](const SimilarityFigure& f, QRgb colour) {
+    QImage im(f.size(), QImage::Format_RGB32);
+    {
+      QPainter painter(&im);
+      f.paint(painter);
+    }
+    int n = 0;
+    for (int y = 0; y < im.height(); ++y)
+      for (int x = 0; x < im.width(); ++x) n += im.pixel(x, y) == colour;
+    return n;
+  };
+  const int plain_yellow = count(SimilarityFigure(s), viridis(1.0));
+  s.heads = Matrix(2, 4, 1.0f);
+  QVERIFY(count(SimilarityFigure(s), viridis(1.0)) > plain_yellow + 8 * 100);
+  s.heads = Matrix();
+  const int white = count(SimilarityFigure(s), qRgb(255, 255, 255));
+  s.groups = {5, 3, 5, 4, 3};
+  // Lines inside the plots are drawn over cells: more white pixels than without them.
+  QVERIFY(count(SimilarityFigure(s), qRgb(255, 255, 255)) > white + 4 * 100);
 }
 
 }  // namespace performer::view

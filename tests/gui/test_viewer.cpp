@@ -131,7 +131,7 @@ void ViewerTests::cancelled_work_stops() {
   JobControl cancelled;
   cancelled.cancelled = [] { return true; };
   QVERIFY_THROWS_EXCEPTION(Cancelled, model->attention(parse_pasted("MKMSRLCL"), cancelled));
-  QVERIFY_THROWS_EXCEPTION(Cancelled, model->similarity(default_similarity_fasta(), 5, cancelled));
+  QVERIFY_THROWS_EXCEPTION(Cancelled, model->similarity(default_similarity_fasta(), 5, "attention", cancelled));
 }
 
 void ViewerTests::similarity_against_blosum62() {
@@ -139,13 +139,26 @@ void ViewerTests::similarity_against_blosum62() {
   auto model = LoadedModel::load(checkpoint_);
   const SimilarityData s = model->similarity(default_similarity_fasta(), 3);
   QCOMPARE(s.sequences, 3);
-  QCOMPARE(s.order, QString("ACDEFGHIKLMNPQRSTVWY"));
-  QCOMPARE(s.attention.rows, 20);
+  QCOMPARE(s.method, QString("attention"));
+  // Residue groups: hydrophobic, aromatic, charged, polar, special.
+  QCOMPARE(s.order, QString("AVLIMFWYDEKRHSTNQCGP"));
+  QCOMPARE(s.groups, std::vector<int>({5, 3, 5, 4, 3}));
+  QCOMPARE(s.matrix.rows, 20);
   QCOMPARE(s.reference.at(0, 0), 4.0f);    // BLOSUM62 A-A
-  QCOMPARE(s.reference.at(18, 18), 11.0f);  // W-W
-  QCOMPARE(s.reference.at(0, 1), 0.0f);    // A-C
+  QCOMPARE(s.reference.at(6, 6), 11.0f);   // W-W
+  QCOMPARE(s.reference.at(0, 17), 0.0f);   // A-C
+  QCOMPARE(s.reference.at(8, 9), 2.0f);    // D-E
+  QCOMPARE(s.reference.at(5, 7), 3.0f);    // F-Y
   QVERIFY(std::abs(s.pearson) <= 1 && std::abs(s.spearman) <= 1);
-  QCOMPARE(s.attention.at(3, 7), s.attention.at(7, 3));  // symmetrised
+  QCOMPARE(s.matrix.at(3, 7), s.matrix.at(7, 3));  // symmetrised
+  QVERIFY(std::isfinite(s.untrained.pearson) && std::isfinite(s.shuffled.pearson));
+  QCOMPARE(s.heads.rows, model->layers());  // each head's correlation
+  QCOMPARE(s.heads.cols, model->heads());
+  const SimilarityData e = model->similarity(QString(), 1, "embedding");
+  QCOMPARE(e.sequences, 0);
+  QVERIFY(!std::isfinite(e.shuffled.pearson));  // no sequences, no shuffled control
+  QCOMPARE(e.heads.rows, 0);
+  QVERIFY_THROWS_EXCEPTION(ConfigError, model->similarity(default_similarity_fasta(), 1, "telepathy"));
 }
 
 void ViewerTests::headless_render_grid_head_similarity() {

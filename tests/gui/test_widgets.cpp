@@ -111,18 +111,27 @@ void WidgetTests::similarity_tab_asks_and_shows() {
   QCOMPARE(asked.size(), 1);
   QCOMPARE(asked[0][0].toString(), QString("/data/set.fasta"));
   QCOMPARE(asked[0][1].toInt(), 25);
+  QCOMPARE(asked[0][2].toString(), QString("attention"));
+  tab.set_method("substitution");
+  QCOMPARE(tab.method(), QString("substitution"));
+  tab.set_method("no such method");  // ignored
+  QCOMPARE(tab.method(), QString("substitution"));
   QVERIFY(!tab.figure());
 
   auto data = std::make_shared<SimilarityData>();
   data->order = "ACDEFGHIKLMNPQRSTVWY";
-  data->attention = Matrix(20, 20, 0.5f);
+  data->matrix = Matrix(20, 20, 0.5f);
   data->reference = Matrix(20, 20, 1.0f);
   data->reference_name = "blosum62";
   data->pearson = 0.123;
+  data->untrained.pearson = 0.045;
+  data->shuffled.pearson = -0.01;
   tab.set_data(data);
   QVERIFY(tab.figure());
   bool shows_correlation = false;
-  for (QLabel* l : tab.findChildren<QLabel*>()) shows_correlation |= l->text().contains("Pearson r = 0.123");
+  for (QLabel* l : tab.findChildren<QLabel*>())
+    shows_correlation |= l->text().contains("Pearson r = 0.123") && l->text().contains("untrained model r = 0.045") &&
+                         l->text().contains("shuffled residues r = -0.010");
   QVERIFY(shows_correlation);
 }
 
