@@ -24,7 +24,13 @@ struct ScoreArgs {
   std::string model, fasta, out, device = "cpu";
   bio::UnknownPolicy unknown = bio::UnknownPolicy::error;
   int64_t batch = 32;
+  int64_t tokens_per_pass = 16384;
 };
+
+// Records are scored a group at a time (several short proteins share a forward pass) and written in
+// their input order.
+constexpr size_t kGroupSequences = 512;
+constexpr size_t kGroupResidues = 1 << 17;
 
 void run_score(const ScoreArgs& a) {
   refuse_overwriting("--out", a.out, {a.model, a.fasta});
@@ -40,24 +46,48 @@ void run_score(const ScoreArgs& a) {
   const auto start = std::chrono::steady_clock::now();
   // Counted in residues, so that one long protein (L / batch forward passes) moves the display too.
   Progress progress("scored", "residues");
+  std::vector<std::string> ids;
+  std::vector<std::vector<int64_t>> group;
+  size_t group_residues = 0;
+  auto flush = [&] {
+    if (group.empty()) return;
+    std::vector<core::SequenceScore> scores;
+    if (c.config.causal()) {
+      uint64_t done = residues_scored;
+      scores = core::score_autoregressive_batch(c.model, group, a.tokens_per_pass, [&](size_t i) {
+        done += group[i].size();
+        progress.update(static_cast<double>(done), std::to_string(scored) + " sequences");
+      });
+    } else {
+      scores = core::score_pseudo_likelihood_batch(c.model, group, a.batch, [&](int64_t rows) {
+        progress.update(static_cast<double>(residues_scored + static_cast<uint64_t>(rows)),
+                        std::to_string(scored) + " sequences");
+      });
+    }
+    for (size_t i = 0; i < group.size(); ++i) {
+      const core::SequenceScore& s = scores[i];
+      out << io::delimited_row({ids[i], std::to_string(s.length), io::format_number(s.log_likelihood, 6),
+                                io::format_number(s.mean_log_likelihood, 6), io::format_number(s.perplexity, 6), method},
+                               '\t');
+      ++scored;
+      residues_scored += static_cast<uint64_t>(s.length);
+    }
+    ids.clear();
+    group.clear();
+    group_residues = 0;
+  };
   while (reader.next(r)) {
-    progress.update(static_cast<double>(residues_scored), std::to_string(scored) + " sequences");
-    const auto residues = bio::residue_tokens(r.sequence, policy, reader.where(r));
+    auto residues = bio::residue_tokens(r.sequence, policy, reader.where(r));
     if (residues.empty()) {
       ++skipped;
       continue;
     }
-    const core::SequenceScore s = c.config.causal() ? core::score_autoregressive(c.model, residues)
-                                                    : core::score_pseudo_likelihood(c.model, residues, a.batch, [&](int64_t done) {
-                                                        progress.update(static_cast<double>(residues_scored + done),
-                                                                        std::to_string(scored) + " sequences");
-                                                      });
-    out << io::delimited_row({bio::parse_header(r.header).id, std::to_string(s.length), io::format_number(s.log_likelihood, 6),
-                              io::format_number(s.mean_log_likelihood, 6), io::format_number(s.perplexity, 6), method},
-                             '\t');
-    ++scored;
-    residues_scored += static_cast<uint64_t>(s.length);
+    ids.push_back(bio::parse_header(r.header).id);
+    group_residues += residues.size();
+    group.push_back(std::move(residues));
+    if (group.size() >= kGroupSequences || group_residues >= kGroupResidues) flush();
   }
+  flush();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   output.commit();
   if (skipped) std::cerr << "skipped " << skipped << " records with unknown characters (--unknown skip)\n";
@@ -75,6 +105,8 @@ void setup_score(CLI::App& sub, const GlobalOptions& global) {
   sub.add_option("--out", a->out, "TSV output (default or -: standard output)");
   sub.add_option("--batch", a->batch, "masked copies per forward pass (mlm pseudo-likelihood)")
       ->check(CLI::PositiveNumber)->capture_default_str();
+  sub.add_option("--tokens-per-pass", a->tokens_per_pass, "sequences x padded length per forward pass (ar)")
+      ->check(CLI::PositiveNumber)->capture_default_str();
   add_unknown_option(sub, a->unknown);
   add_device_option(sub, a->device);
   sub.footer(
@@ -82,7 +114,8 @@ void setup_score(CLI::App& sub, const GlobalOptions& global) {
       "give pseudo-log-likelihoods: every residue masked once (L forward passes, batched). Natural logs;\n"
       "perplexity = exp(-mean). Sequences may be longer than the training length: rotary positions have no\n"
       "limit (scores degrade gradually beyond it); models with learned positions refuse longer sequences.\n"
-      "Each sequence is scored alone, so results do not depend on the other records.");
+      "Several sequences share a forward pass (padded; the padding changes no score beyond float rounding), so\n"
+      "results do not depend on the other records.");
   sub.callback([a, &global] {
     apply_global_options(global);
     run_score(*a);

@@ -1,4 +1,5 @@
 // performer variants: effects of point mutations and multi-mutants on one sequence.
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <filesystem>
@@ -25,6 +26,7 @@ struct VariantArgs {
   int64_t offset = 1;
   bool scan = false;
   int64_t batch = 32;
+  std::vector<std::string> marginals = {"masked", "wt"};
 };
 
 // --scan: every single mutant of the wild type to each of the other 19 standard residues, position by
@@ -45,13 +47,20 @@ void run_scan(const VariantArgs& a, core::Checkpoint& c, const bio::SequenceReco
     progress.clear();
     names.push_back("log_likelihood_ratio");
   } else {
-    Progress progress("masked", "positions", static_cast<double>(n));
-    columns.push_back(core::masked_marginal_scan(c.model, residues, tokens, a.batch, [&](int64_t done) {
-      progress.update(static_cast<double>(done));
-    }));
-    progress.clear();
-    columns.push_back(core::wildtype_marginal_scan(c.model, residues, tokens));
-    names.insert(names.end(), {"masked_marginal", "wt_marginal"});
+    const bool masked = std::find(a.marginals.begin(), a.marginals.end(), "masked") != a.marginals.end();
+    const bool wt_only = !masked;
+    if (masked) {
+      Progress progress("masked", "positions", static_cast<double>(n));
+      columns.push_back(core::masked_marginal_scan(c.model, residues, tokens, a.batch, [&](int64_t done) {
+        progress.update(static_cast<double>(done));
+      }));
+      progress.clear();
+      names.push_back("masked_marginal");
+    }
+    if (wt_only || std::find(a.marginals.begin(), a.marginals.end(), "wt") != a.marginals.end()) {
+      columns.push_back(core::wildtype_marginal_scan(c.model, residues, tokens));
+      names.push_back("wt_marginal");
+    }
   }
   std::ostringstream out;
   out << io::delimited_row(names, '\t');
@@ -143,6 +152,8 @@ void setup_variants(CLI::App& sub, const GlobalOptions& global) {
   auto* scan = sub.add_flag("--scan", a->scan, "every single mutant of the sequence (19 x L rows) instead of --mutations");
   mutations->excludes(scan);
   sub.add_option("--batch", a->batch, "sequences per forward pass (--scan)")->check(CLI::PositiveNumber)->capture_default_str();
+  sub.add_option("--marginals", a->marginals, "--scan with an mlm model: masked, wt or both (wt: one pass)")
+      ->delimiter(',')->check(CLI::IsMember({"masked", "wt"}))->capture_default_str();
   sub.add_option("--mutation-col", a->column, "name of the mutation column")->capture_default_str();
   sub.add_option("--offset", a->offset, "number of the sequence's first residue in the mutation numbering")
       ->capture_default_str();

@@ -121,6 +121,111 @@ SequenceScore score_pseudo_likelihood(ProteinLM& model, const std::vector<int64_
   return finish(ll, n);
 }
 
+namespace {
+
+// Rows [B, width] of token lists, right-padded with <pad>, and their padding mask (true on padding).
+std::pair<at::Tensor, at::Tensor> padded_rows(const std::vector<std::vector<int64_t>>& rows, int64_t width,
+                                              const torch::Device& device) {
+  at::Tensor tokens = at::full({static_cast<int64_t>(rows.size()), width}, SpecialTokens::pad, at::kLong);
+  at::Tensor padding = at::ones({static_cast<int64_t>(rows.size()), width}, at::kBool);
+  for (size_t r = 0; r < rows.size(); ++r) {
+    const int64_t n = static_cast<int64_t>(rows[r].size());
+    tokens[static_cast<int64_t>(r)].narrow(0, 0, n).copy_(torch::tensor(rows[r], torch::kLong));
+    padding[static_cast<int64_t>(r)].narrow(0, 0, n).fill_(false);
+  }
+  return {tokens.to(device), padding.to(device)};
+}
+
+}  // namespace
+
+std::vector<SequenceScore> score_autoregressive_batch(ProteinLM& model,
+                                                      const std::vector<std::vector<int64_t>>& sequences,
+                                                      int64_t tokens_per_pass,
+                                                      const std::function<void(size_t)>& after_sequence) {
+  require_config(model->config.causal(), "exact likelihoods need an autoregressive (ar) model");
+  require_config(tokens_per_pass >= 1, "the tokens per pass must be at least 1");
+  torch::NoGradGuard no_grad;
+  EvalMode eval_mode(model);
+  const auto device = device_of(model);
+  std::vector<SequenceScore> out(sequences.size());
+  // Longest first, so that each pass holds sequences of similar length and little padding.
+  std::vector<size_t> order(sequences.size());
+  std::iota(order.begin(), order.end(), 0);
+  std::stable_sort(order.begin(), order.end(), [&](size_t a, size_t b) { return sequences[a].size() > sequences[b].size(); });
+  for (size_t start = 0; start < order.size();) {
+    const int64_t width = static_cast<int64_t>(sequences[order[start]].size()) + 1;  // <cls> + residues
+    size_t end = start + 1;
+    while (end < order.size() && static_cast<int64_t>(end - start + 1) * width <= tokens_per_pass) ++end;
+    std::vector<std::vector<int64_t>> rows, targets;
+    for (size_t k = start; k < end; ++k) {
+      const auto& residues = sequences[order[k]];
+      std::vector<int64_t> input = {SpecialTokens::cls};
+      input.insert(input.end(), residues.begin(), residues.end());  // position i predicts residue i
+      rows.push_back(std::move(input));
+      targets.push_back(residues);
+    }
+    auto [tokens, padding] = padded_rows(rows, width, device);
+    auto [target_ids, no_target] = padded_rows(targets, width, device);
+    at::Tensor lp = at::log_softmax(model->forward(tokens, padding).to(at::kFloat), -1);  // [B, width, V]
+    at::Tensor picked = lp.gather(2, target_ids.unsqueeze(2)).squeeze(2).masked_fill(no_target, 0);  // [B, width]
+    at::Tensor sums = picked.to(at::kDouble).sum(1).to(at::kCPU);
+    for (size_t k = start; k < end; ++k) {
+      out[order[k]] = finish(sums[static_cast<int64_t>(k - start)].item<double>(),
+                             static_cast<int64_t>(sequences[order[k]].size()));
+      if (after_sequence) after_sequence(order[k]);
+    }
+    start = end;
+  }
+  return out;
+}
+
+std::vector<SequenceScore> score_pseudo_likelihood_batch(ProteinLM& model,
+                                                         const std::vector<std::vector<int64_t>>& sequences,
+                                                         int64_t rows_per_pass,
+                                                         const std::function<void(int64_t)>& after_rows) {
+  require_config(!model->config.causal(), "pseudo-likelihoods need a masked (mlm) model");
+  require_config(rows_per_pass >= 1, "the rows per pass must be at least 1");
+  torch::NoGradGuard no_grad;
+  EvalMode eval_mode(model);
+  const auto device = device_of(model);
+  // Every (sequence, residue) pair is one masked copy; passes take them in order, so a pass holds the
+  // copies of one long protein or of several short ones.
+  std::vector<std::pair<size_t, int64_t>> copies;
+  for (size_t s = 0; s < sequences.size(); ++s)
+    for (int64_t i = 0; i < static_cast<int64_t>(sequences[s].size()); ++i) copies.emplace_back(s, i);
+  std::vector<double> ll(sequences.size(), 0.0);
+  int64_t done = 0;
+  for (size_t start = 0; start < copies.size(); start += static_cast<size_t>(rows_per_pass)) {
+    const size_t end = std::min(copies.size(), start + static_cast<size_t>(rows_per_pass));
+    std::vector<std::vector<int64_t>> rows;
+    std::vector<int64_t> positions, truth;
+    int64_t width = 0;
+    for (size_t k = start; k < end; ++k) {
+      const auto& [s, i] = copies[k];
+      std::vector<int64_t> framed = framed_tokens(sequences[s]);
+      truth.push_back(framed[i + 1]);
+      framed[i + 1] = SpecialTokens::mask;
+      positions.push_back(i + 1);
+      width = std::max<int64_t>(width, static_cast<int64_t>(framed.size()));
+      rows.push_back(std::move(framed));
+    }
+    auto [tokens, padding] = padded_rows(rows, width, device);
+    const int64_t b = static_cast<int64_t>(rows.size());
+    at::Tensor pos = torch::tensor(positions, torch::kLong).to(device);
+    at::Tensor logits = model->forward(tokens, padding).to(at::kFloat);  // [b, width, V]
+    at::Tensor at_mask = logits.gather(1, pos.view({b, 1, 1}).expand({b, 1, logits.size(2)})).squeeze(1);  // [b, V]
+    at::Tensor lp = at::log_softmax(at_mask, -1).gather(1, torch::tensor(truth, torch::kLong).to(device).unsqueeze(1));
+    at::Tensor values = lp.squeeze(1).to(at::kDouble).to(at::kCPU).contiguous();
+    const double* v = values.data_ptr<double>();
+    for (size_t k = start; k < end; ++k) ll[copies[k].first] += v[k - start];
+    done += b;
+    if (after_rows) after_rows(done);
+  }
+  std::vector<SequenceScore> out;
+  for (size_t s = 0; s < sequences.size(); ++s) out.push_back(finish(ll[s], static_cast<int64_t>(sequences[s].size())));
+  return out;
+}
+
 double masked_marginal(ProteinLM& model, const std::vector<int64_t>& residues,
                        const std::vector<Substitution>& mutations) {
   check_mutations(residues, mutations);

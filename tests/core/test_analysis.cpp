@@ -94,6 +94,37 @@ TEST(Analysis, VariantScoresFollowTheirDefinitions) {
               score_autoregressive(ar, mutant).log_likelihood - score_autoregressive(ar, kResidues).log_likelihood, 1e-6);
 }
 
+TEST(Analysis, BatchedScoresEqualScoringEachSequenceAlone) {
+  // Several sequences of different lengths in padded passes: the same scores as one at a time.
+  std::vector<std::vector<int64_t>> sequences;
+  for (size_t n : {16u, 3u, 9u, 1u, 16u, 12u}) sequences.emplace_back(kResidues.begin(), kResidues.begin() + n);
+  sequences[4][5] = 24;  // two of length 16 that differ
+  for (AttentionKind kind : {AttentionKind::exact, AttentionKind::favor_softmax, AttentionKind::favor_relu}) {
+    ProteinLM ar = tiny_model("ar", kind);
+    for (int64_t budget : {1, 40, 100000}) {  // a pass each; a few; all in one
+      size_t calls = 0;
+      const auto batched = score_autoregressive_batch(ar, sequences, budget, [&](size_t) { ++calls; });
+      ASSERT_EQ(batched.size(), sequences.size());
+      EXPECT_EQ(calls, sequences.size());
+      for (size_t s = 0; s < sequences.size(); ++s) {
+        const SequenceScore alone = score_autoregressive(ar, sequences[s]);
+        EXPECT_NEAR(batched[s].log_likelihood, alone.log_likelihood, 1e-4) << to_string(kind) << " " << budget << " " << s;
+        EXPECT_EQ(batched[s].length, alone.length);
+      }
+    }
+    ProteinLM mlm = tiny_model("mlm", kind);
+    for (int64_t rows : {1, 5, 64}) {
+      int64_t last = 0;
+      const auto batched = score_pseudo_likelihood_batch(mlm, sequences, rows, [&](int64_t done) { last = done; });
+      EXPECT_EQ(last, 57);  // every residue masked once
+      for (size_t s = 0; s < sequences.size(); ++s) {
+        EXPECT_NEAR(batched[s].log_likelihood, score_pseudo_likelihood(mlm, sequences[s]).log_likelihood, 1e-4)
+            << to_string(kind) << " " << rows << " " << s;
+      }
+    }
+  }
+}
+
 TEST(Analysis, ScansEqualScoringEachSingleMutantAlone) {
   // A deep-mutational scan is every single substitution: each entry must equal the one-mutant score.
   std::vector<int64_t> tokens;
