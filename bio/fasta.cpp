@@ -40,7 +40,13 @@ struct FastaReader::Impl {
     std::string where = "'" + name() + "': record " + std::to_string(seen + 1);
     if (!last_id.empty()) where += " (after " + last_id + ")";
     std::string what = e.what();
-    if (what.find("Expected to be on beginning of ID") != std::string::npos || seen == 0) {
+    if (what.find("Expected to be on beginning of ID") != std::string::npos) {
+      // seqan3 says which character it found ("... evaluated to false on 'P'"); the rest is its grammar.
+      const std::string marker = "evaluated to false on ";
+      const size_t at = what.find(marker);
+      what = "not FASTA: expected a header line starting with '>'" +
+             (at == std::string::npos ? std::string() : ", found " + what.substr(at + marker.size()));
+    } else if (seen == 0) {
       what = "not FASTA: expected a header line starting with '>' (" + what + ")";
     }
     throw InputError(where + ": " + what);

@@ -173,6 +173,13 @@ Checkpoint load_checkpoint(const std::string& path, const std::string& vocabular
   } catch (const c10::Error&) {
     throw InputError("'" + path + "' is not a performer checkpoint (its weights do not match its config)");
   }
+  // A run that diverged may have saved weights that are not numbers; every score from them would be NaN.
+  for (const auto& item : c.model->named_parameters()) {
+    if (!at::isfinite(item.value()).all().item<bool>()) {
+      throw InputError("'" + path + "' holds weights that are not finite numbers (NaN or infinity) in " + item.key() +
+                       ": the run that wrote it diverged; use an earlier checkpoint");
+    }
+  }
   c.model->to(device);
   c.state.step = read_int(archive, "state/step");
   c.state.epoch = read_int(archive, "state/epoch");

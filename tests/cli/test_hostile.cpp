@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <string>
 
 #include "tests/cli/cli_support.h"
@@ -198,6 +199,78 @@ TEST(CliHostile, BadValuesAndInputsAreNamedClearly) {
   EXPECT_TRUE(std::all_of(bad_matrix.output.begin(), bad_matrix.output.end(),
                           [](char c) { return c == '\n' || (c >= 32 && c < 127); }))
       << bad_matrix.output;
+}
+
+// Issue 25's matrix: every command that reads a checkpoint or a FASTA file, against every bad file in
+// that place. Each case: exit 1, exactly one output line, starting "error: " and naming the file; the
+// previous output (a file holding "previous", or no folder) as it was; no temporary left.
+TEST(CliHostile, EveryCommandRefusesEveryBadInputInOneLine) {
+  const fs::path dir = temp_dir("bad-input-matrix");
+  const std::string model = tiny_checkpoint("mlm");
+  const std::string fasta = write("good.fasta", protein_fasta(4));
+  std::string junk;
+  for (int i = 0; i < 3000; ++i) junk += static_cast<char>((i * 131 + 7) % 256);
+  std::string gzip_head = "\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03";  // a gzip header, then nothing
+  gzip_head += "\x4b\x4c\x4a";
+  const std::string model_bytes = read_file(model);
+  std::map<std::string, std::string> bad = {
+      {"missing", (dir / "no-such-file").string()},
+      {"directory", dir.string()},
+      {"empty", write("empty.bin", "")},
+      {"junk", write("junk.bin", junk)},
+      {"truncated gzip", write("cut.fasta.gz", gzip_head)},
+  };
+  std::map<std::string, std::string> bad_models = bad;
+  bad_models["a FASTA file"] = fasta;
+  bad_models["half a checkpoint"] = write("half.pt", model_bytes.substr(0, model_bytes.size() / 2));
+  bad_models["another vocabulary"] = (fs::path(PERFORMER_SOURCE_DIR) / "tests/cli/golden/foreign-vocabulary.pt").string();
+  std::map<std::string, std::string> bad_fastas = bad;
+  bad_fastas["a checkpoint"] = model;
+  const std::string out_file = (dir / "out.txt").string(), out_dir = (dir / "out-folder").string();
+  // {command with M for the model, F for the FASTA file}, output file or folder
+  const std::vector<std::pair<std::string, std::string>> commands = {
+      {"score M F --out " + out_file, out_file},
+      {"evaluate M F", ""},
+      {"variants M --sequence F --scan --out " + out_file, out_file},
+      {"embed M F --out " + out_dir, out_dir},
+      {"attention M --sequence F --out " + out_dir, out_dir},
+      {"similarity M F --n 2 --out " + out_file, out_file},
+      {"data stats F", ""},
+      {"data check F", ""},
+      {"train --data F --preset tiny --max-steps 1 --out " + out_file, out_file},
+  };
+  int cases = 0;
+  for (const auto& [command, output] : commands) {
+    for (const bool model_slot : {true, false}) {
+      if (model_slot && command.find(" M ") == std::string::npos) continue;
+      for (const auto& [what, path] : model_slot ? bad_models : bad_fastas) {
+        std::string args = command;
+        const auto replace = [&](const std::string& key, const std::string& value) {
+          const size_t at = args.find(key);
+          if (at != std::string::npos) args.replace(at, key.size(), value);
+        };
+        replace(" M ", " " + (model_slot ? path : model) + " ");
+        replace(" F", " " + (model_slot ? fasta : path));
+        fs::remove_all(out_dir);
+        std::ofstream(out_file) << "previous\n";
+        Result r = run("--threads 1 " + args);
+        ++cases;
+        const std::string label = command.substr(0, command.find(' ')) + " with " + (model_slot ? "model " : "FASTA ") + what;
+        EXPECT_EQ(r.code, 1) << label << ": " << r.output;
+        // train prints its model line before it reads data; everything else prints the error alone.
+        const std::string first = r.output.rfind("model: ", 0) == 0 ? r.output.substr(r.output.find('\n') + 1) : r.output;
+        EXPECT_EQ(std::count(first.begin(), first.end(), '\n'), 1) << label << ": " << r.output;
+        EXPECT_EQ(first.rfind("error: ", 0), 0u) << label << ": " << r.output;
+        EXPECT_EQ(first.find("evaluated to false"), std::string::npos) << label << ": " << r.output;  // no parser grammar
+        // The file is named (the directory case names the folder; a path in a message may be quoted).
+        EXPECT_NE(r.output.find(fs::path(path).filename().string()), std::string::npos) << label << ": " << r.output;
+        EXPECT_EQ(read_file(out_file), "previous\n") << label;
+        EXPECT_FALSE(fs::exists(out_dir)) << label;
+        EXPECT_EQ(temporaries(dir), 0) << label;
+      }
+    }
+  }
+  EXPECT_EQ(cases, 6 * 8 + 9 * 6);
 }
 
 // 15: interrupted runs leave no temporary: an input error, and SIGTERM in the middle of the work.

@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include <cmath>
+#include <limits>
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -443,6 +444,22 @@ TEST(Model, CheckpointRoundTripGivesTheSameLogits) {
   EXPECT_THROW(load_checkpoint(temp("missing.pt")), InputError);
   std::ofstream(temp("junk.pt")) << "not a checkpoint";
   EXPECT_THROW(load_checkpoint(temp("junk.pt")), InputError);
+  // Weights that are not numbers (a diverged run) are refused at load, naming the parameter.
+  for (double bad : {std::nan(""), std::numeric_limits<double>::infinity()}) {
+    {
+      torch::NoGradGuard no_grad;
+      model->blocks[1]->as<TransformerBlock>()->ff_out->weight[3][7] = bad;
+    }
+    save_checkpoint(temp("nan.pt"), model, TrainState{}, nullptr);
+    try {
+      load_checkpoint(temp("nan.pt"));
+      ADD_FAILURE() << "weights " << bad << " were accepted";
+    } catch (const InputError& e) {
+      EXPECT_NE(std::string(e.what()).find("not finite numbers (NaN or infinity) in blocks.1.ff_out.weight"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(Model, SwitchingAttentionKeepsTheParametersAndApproximatesExact) {
