@@ -55,6 +55,28 @@ at::Tensor log_probs(ProteinLM& model, const std::vector<int64_t>& tokens) {
   return at::log_softmax(model->forward(row(tokens, device_of(model))).to(at::kFloat)[0], -1);
 }
 
+// Masked models: the log-softmax over the vocabulary at each residue with that residue alone masked,
+// `batch` masked copies of the framed row per forward pass: [n, V] float, on the model's device.
+// after_batch(residues done) after each pass.
+at::Tensor masked_log_probs(ProteinLM& model, const std::vector<int64_t>& residues, int64_t batch,
+                            const std::function<void(int64_t)>& after_batch) {
+  const auto device = device_of(model);
+  const int64_t n = static_cast<int64_t>(residues.size()), l = n + 2;
+  at::Tensor base = row(framed_tokens(residues), device);  // [1, L]
+  std::vector<at::Tensor> rows;
+  for (int64_t start = 0; start < n; start += batch) {
+    const int64_t b = std::min(batch, n - start);
+    at::Tensor positions = torch::arange(start + 1, start + 1 + b, torch::kLong).to(device);  // token positions
+    at::Tensor input = base.expand({b, l}).clone();
+    input.scatter_(1, positions.unsqueeze(1), SpecialTokens::mask);
+    at::Tensor logits = model->forward(input).to(at::kFloat);  // [b, L, V]
+    at::Tensor at_mask = logits.gather(1, positions.view({b, 1, 1}).expand({b, 1, logits.size(2)})).squeeze(1);
+    rows.push_back(at::log_softmax(at_mask, -1));  // [b, V]
+    if (after_batch) after_batch(start + b);
+  }
+  return at::cat(rows);
+}
+
 
 std::vector<double> average_ranks(const std::vector<double>& v) {
   std::vector<size_t> order(v.size());
@@ -102,23 +124,11 @@ SequenceScore score_pseudo_likelihood(ProteinLM& model, const std::vector<int64_
   require_config(!model->config.causal(), "pseudo-likelihoods need a masked (mlm) model");
   torch::NoGradGuard no_grad;
   EvalMode eval_mode(model);
-  const auto device = device_of(model);
-  const std::vector<int64_t> tokens = framed_tokens(residues);
-  const int64_t n = static_cast<int64_t>(residues.size()), l = n + 2;
-  at::Tensor base = row(tokens, device);  // [1, L]
-  double ll = 0;
-  for (int64_t start = 0; start < n; start += batch) {
-    const int64_t b = std::min(batch, n - start);
-    at::Tensor positions = torch::arange(start + 1, start + 1 + b, torch::kLong).to(device);  // token positions
-    at::Tensor input = base.expand({b, l}).clone();
-    input.scatter_(1, positions.unsqueeze(1), SpecialTokens::mask);
-    at::Tensor logits = model->forward(input).to(at::kFloat);  // [b, L, V]
-    at::Tensor at_mask = logits.gather(1, positions.view({b, 1, 1}).expand({b, 1, logits.size(2)})).squeeze(1);
-    at::Tensor truth = base[0].index_select(0, positions);
-    ll += at::log_softmax(at_mask, -1).gather(1, truth.unsqueeze(1)).sum().item<double>();
-    if (after_batch) after_batch(start + b);
-  }
-  return finish(ll, n);
+  const int64_t n = static_cast<int64_t>(residues.size());
+  if (n == 0) return finish(0, 0);
+  at::Tensor lp = masked_log_probs(model, residues, batch, after_batch);  // [n, V]
+  at::Tensor truth = torch::tensor(residues, torch::kLong).to(lp.device());
+  return finish(lp.gather(1, truth.unsqueeze(1)).to(at::kDouble).sum().item<double>(), n);
 }
 
 namespace {
@@ -285,21 +295,7 @@ at::Tensor masked_marginal_scan(ProteinLM& model, const std::vector<int64_t>& re
   require_config(batch >= 1, "the batch must be at least 1");
   torch::NoGradGuard no_grad;
   EvalMode eval_mode(model);
-  const auto device = device_of(model);
-  const int64_t n = static_cast<int64_t>(residues.size()), l = n + 2;
-  at::Tensor base = row(framed_tokens(residues), device);  // [1, L]
-  std::vector<at::Tensor> rows;
-  for (int64_t start = 0; start < n; start += batch) {
-    const int64_t b = std::min(batch, n - start);
-    at::Tensor positions = torch::arange(start + 1, start + 1 + b, torch::kLong).to(device);
-    at::Tensor input = base.expand({b, l}).clone();
-    input.scatter_(1, positions.unsqueeze(1), SpecialTokens::mask);
-    at::Tensor logits = model->forward(input).to(at::kFloat);  // [b, L, V]
-    at::Tensor at_mask = logits.gather(1, positions.view({b, 1, 1}).expand({b, 1, logits.size(2)})).squeeze(1);
-    rows.push_back(at::log_softmax(at_mask.to(at::kDouble), -1));  // [b, V]
-    if (after_batch) after_batch(start + b);
-  }
-  return relative_to_wild_type(at::cat(rows), residues, tokens);
+  return relative_to_wild_type(masked_log_probs(model, residues, batch, after_batch).to(at::kDouble), residues, tokens);
 }
 
 at::Tensor log_likelihood_ratio_scan(ProteinLM& model, const std::vector<int64_t>& residues,
